@@ -1,0 +1,1 @@
+"""The conversation: request parsing, ranking, explanation, user profile."""

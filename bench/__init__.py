@@ -1,0 +1,1 @@
+"""Benchmarks. Each prints its figures and writes bench/results/<name>.json."""

@@ -1,0 +1,1 @@
+"""The catalog: ingestion of music folders, the Chroma store, the demo catalog."""

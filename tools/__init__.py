@@ -1,0 +1,1 @@
+"""The agent's tools: emotion classifier, style classifier, catalog search (plain functions first)."""
