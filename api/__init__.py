@@ -1,0 +1,1 @@
+"""Integrations over HTTP: REST API, OpenAI-compatible chat completions, MCP server."""
