@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 from moodtune.errors import ConfigError
 
@@ -20,6 +21,21 @@ LLM_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 # Artefacts that ship inside the repository (trained here, versioned, checksummed).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_MODELS_DIR = REPO_ROOT / "models"
+
+
+@dataclass(frozen=True)
+class RankWeights:
+    """Weight of each score part in a track's total (see agent/rank.py)."""
+
+    emotion_match: float = 1.0
+    style_match: float = 0.8
+    text_match: float = 0.3
+    preference: float = 0.6
+    co_like: float = 0.3
+    repetition: float = 0.5  # subtracted
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def default_home() -> Path:
@@ -42,9 +58,14 @@ class Settings:
     max_queue: int = 8  # requests waiting for the shared LLM before "busy"
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     log_level: str = "WARNING"
+    # A track's emotion = w * text emotion + (1 - w) * audio mood, when it has readable text.
+    # Audio gets more weight because titles and tags say little about mood; lyrics raise it.
+    fusion_text_weight: float = 0.35
+    fusion_text_weight_with_lyrics: float = 0.6
+    rank_weights: RankWeights = field(default_factory=RankWeights)
 
     # Environment variable -> field name, for every field that can be set from the environment.
-    ENV = {
+    ENV: ClassVar[dict[str, str]] = {
         "MOODTUNE_HOME": "home",
         "MOODTUNE_CHROMA_URL": "chroma_url",
         "MOODTUNE_LLM_PATH": "llm_path",

@@ -193,6 +193,8 @@ class Intent:
     english: str = ""
     language: Language = "en"
     text: str = ""  # the request as the user typed it
+    is_music_request: bool = True
+    notes: tuple[str, ...] = ()  # what the parser changed or could not use, said to the user
 
     @property
     def valence(self) -> float:

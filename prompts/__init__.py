@@ -18,5 +18,7 @@ def load_prompt(name: str) -> dict[str, Any]:
     """Load `prompts/<name>.yaml` (a mapping; keys by language where wording differs)."""
     path = PROMPTS_DIR / f"{name}.yaml"
     if not path.is_file():
-        raise ModelMissingError(f"prompt file {path} is missing", hint="restore it from the repository (git checkout prompts/)")
+        raise ModelMissingError(
+            f"prompt file {path} is missing", hint="restore it from the repository (git checkout prompts/)"
+        )
     return yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -11,9 +11,6 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-from langchain_core.tools import StructuredTool
-from pydantic import BaseModel, Field
-
 from moodtune.errors import InputError
 from moodtune.types import EmotionVector
 from tools.emotion_model import ARTEFACT_DIR, EmotionModel
@@ -52,20 +49,3 @@ def classify_emotion(texts: Sequence[str], *, batch_size: int = 32) -> list[Emot
         for i, row in zip(readable, probs):
             results[i] = EmotionVector(tuple(float(p) for p in row))
     return results
-
-
-class EmotionInput(BaseModel):
-    texts: list[str] = Field(description="English texts to classify (a request, or a track's title/tags/lyrics)")
-
-
-def _emotion_tool(texts: list[str]) -> list[dict[str, float]]:
-    return [vector.as_dict() for vector in classify_emotion(texts)]
-
-
-emotion_tool = StructuredTool.from_function(
-    func=_emotion_tool,
-    name="classify_emotion",
-    description="Emotion distribution over the moods happy, sad, calm, energetic, romantic, nostalgic, angry, tense "
-    "for each English text.",
-    args_schema=EmotionInput,
-)

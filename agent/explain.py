@@ -1,0 +1,244 @@
+"""Explanations built from a track's facts: a template at once, the LLM's wording streamed after.
+
+`track_facts` collects only what is true of the track and the request (mood and style
+probabilities, tempo, key/mode, score parts, the fusion weights). The template renders them
+directly. The LLM words all tracks of a reply in one call, one numbered line each; a line
+that contains a number or a name not found in the facts or the request is rejected and the
+template stands (`grounded` says which happened).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent.llm import LLM
+from moodtune.types import GENRES, MOOD_NAMES, Intent, ScoredTrack
+from prompts import load_prompt
+
+TOKENS_PER_TRACK = 40
+MOOD_ZH = {
+    "happy": "快乐",
+    "sad": "悲伤",
+    "calm": "平静",
+    "energetic": "活力",
+    "romantic": "浪漫",
+    "nostalgic": "怀旧",
+    "angry": "愤怒",
+    "tense": "紧张",
+}
+GENRE_ZH = {
+    "blues": "蓝调",
+    "classical": "古典",
+    "country": "乡村",
+    "disco": "迪斯科",
+    "hiphop": "嘻哈",
+    "jazz": "爵士",
+    "metal": "金属",
+    "pop": "流行",
+    "reggae": "雷鬼",
+    "rock": "摇滚",
+}
+PART_NAMES = {
+    "en": {
+        "emotion_match": "mood match",
+        "style_match": "style match",
+        "text_match": "word match",
+        "preference": "your taste",
+        "co_like": "liked by similar listeners",
+        "repetition": "already shown",
+    },
+    "zh": {
+        "emotion_match": "情绪匹配",
+        "style_match": "风格匹配",
+        "text_match": "文字匹配",
+        "preference": "你的口味",
+        "co_like": "相似听众喜欢",
+        "repetition": "已推荐过",
+    },
+}
+
+
+def pct(value: float) -> int:
+    return round(100 * value)
+
+
+def track_facts(scored: ScoredTrack, intent: Intent) -> dict[str, Any]:
+    track = scored.track
+    moods = track.emotion.ranked()[:2]
+    genres = track.style.ranked()[:2]
+    return {
+        "title": track.title,
+        "artist": track.artist,
+        "synthetic": track.source.startswith("demo"),
+        "moods": [(m, pct(p)) for m, p in moods],
+        "genres": [(g, pct(p)) for g, p in genres],
+        "tempo": round(track.tempo),
+        "key": track.key,
+        "mode": track.mode,
+        "valence": round(track.valence, 2),
+        "arousal": round(track.arousal, 2),
+        "parts": {name: round(value, 2) for name, value in scored.parts.items() if name != "repetition" or value},
+        "text_weight": pct(float(track.extra.get("fusion_text_weight", 0.0) or 0.0)),
+        "target_mood": intent.emotion.top,
+        "target_genres": [g for g, p in (intent.style.ranked() if intent.style else []) if p > 0][:2],
+        "context": intent.context or "",
+    }
+
+
+def template_explanation(facts: dict[str, Any], *, language: str) -> str:
+    (m1, p1), (m2, p2) = facts["moods"]
+    (g1, q1), _ = facts["genres"]
+    parts = PART_NAMES[language]
+    scores = ", ".join(f"{parts[name]} {value:.2f}" for name, value in facts["parts"].items())
+    if language == "zh":
+        fusion = (
+            f"情绪{facts['text_weight']}%来自标题文字、{100 - facts['text_weight']}%来自音频"
+            if facts["text_weight"]
+            else "情绪完全来自音频分析"
+        )
+        mode = "大调" if facts["mode"] == "major" else "小调"
+        return (
+            f"《{facts['title']}》：情绪为{MOOD_ZH[m1]} {p1}%、{MOOD_ZH[m2]} {p2}%，风格{GENRE_ZH[g1]} {q1}%，"
+            f"{facts['tempo']} BPM，{facts['key']}{mode}（{fusion}）。{scores}。"
+        )
+    fusion = (
+        f"mood read {facts['text_weight']}% from its words, {100 - facts['text_weight']}% from the audio"
+        if facts["text_weight"]
+        else "mood read from the audio alone"
+    )
+    return (
+        f"{facts['title']}: {m1} {p1}% / {m2} {p2}%, {g1} {q1}%, {facts['tempo']} bpm in {facts['key']} {facts['mode']} "
+        f"({fusion}). {scores.capitalize()}."
+    )
+
+
+def facts_line(index: int, facts: dict[str, Any], *, language: str) -> str:
+    moods = ", ".join(f"{(MOOD_ZH[m] if language == 'zh' else m)} {p}%" for m, p in facts["moods"])
+    genres = ", ".join(f"{(GENRE_ZH[g] if language == 'zh' else g)} {p}%" for g, p in facts["genres"])
+    return f'{index}. "{facts["title"]}" | moods {moods} | style {genres} | {facts["tempo"]} bpm | {facts["key"]} {facts["mode"]}'
+
+
+def build_messages(facts_list: Sequence[dict[str, Any]], intent: Intent) -> list[dict[str, str]]:
+    prompt = load_prompt("explain")
+    language = intent.language
+    lines = "\n".join(facts_line(i + 1, f, language=language) for i, f in enumerate(facts_list))
+    user = prompt["user"][language].format(request=intent.text[:300], n=len(facts_list), tracks=lines)
+    return [{"role": "system", "content": prompt["system"][language].strip()}, {"role": "user", "content": user}]
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]{2,}(?:\s+[A-Z][a-zA-Z'’-]{2,})*")
+# Words that may be capitalised in a sentence without naming anything.
+_COMMON = {
+    "This",
+    "The",
+    "Its",
+    "It",
+    "With",
+    "And",
+    "For",
+    "Your",
+    "You",
+    "Perfect",
+    "Great",
+    "Mood",
+    "Style",
+    "Moodtune",
+    "Major",
+    "Minor",
+    "BPM",
+    "Bpm",
+    "Track",
+    "Song",
+    "Here",
+    "That",
+    "Both",
+    "Also",
+    "Demo",
+    "Synthetic",
+}
+
+
+def allowed_tokens(facts: dict[str, Any], intent: Intent) -> tuple[set[str], str]:
+    numbers = {str(v) for _, v in facts["moods"] + facts["genres"]}
+    numbers |= {str(facts["tempo"]), str(facts["text_weight"]), str(100 - facts["text_weight"])}
+    numbers |= {f"{v:.2f}" for v in facts["parts"].values()} | {str(pct(v)) for v in facts["parts"].values()}
+    numbers |= set(_NUMBER.findall(facts["title"])) | set(_NUMBER.findall(intent.text))
+    words = " ".join(
+        [
+            facts["title"],
+            facts["artist"],
+            facts["key"],
+            facts["mode"],
+            intent.text,
+            intent.english,
+            " ".join(MOOD_NAMES),
+            " ".join(GENRES),
+            facts["context"],
+        ]
+    ).lower()
+    return numbers, words
+
+
+def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
+    """Every number and every capitalised name in the sentence comes from the facts or the request."""
+    numbers, words = allowed_tokens(facts, intent)
+    for number in _NUMBER.findall(sentence):
+        if number not in numbers and number.rstrip("0").rstrip(".") not in numbers:
+            return False
+    for name in _NAME.findall(sentence):
+        if all(part in _COMMON for part in name.split()):
+            continue
+        if name.lower() not in words and not all(part.lower() in words or part in _COMMON for part in name.split()):
+            return False
+    return True
+
+
+@dataclass
+class ExplanationStream:
+    """Splits the model's numbered lines into per-track text as it streams."""
+
+    count: int
+    buffer: str = ""
+    current: int | None = None
+
+    def feed(self, chunk: str) -> Iterator[tuple[int, str]]:
+        self.buffer += chunk
+        while True:
+            match = re.match(r"\s*(\d+)[.)、:：]\s*", self.buffer) if self.current is None else None
+            if match:
+                index = int(match.group(1)) - 1
+                self.current = index if 0 <= index < self.count else None
+                self.buffer = self.buffer[match.end() :]
+                if self.current is None:
+                    self.buffer = ""
+                    return
+            newline = self.buffer.find("\n")
+            if self.current is None:
+                if newline < 0:
+                    return
+                self.buffer = self.buffer[newline + 1 :]
+                continue
+            if newline < 0:
+                if self.buffer and not re.fullmatch(r"\s*\d*", self.buffer):
+                    yield self.current, self.buffer
+                    self.buffer = ""
+                return
+            text, self.buffer = self.buffer[:newline], self.buffer[newline + 1 :]
+            if text:
+                yield self.current, text
+            self.current = None
+
+
+def stream_explanations(llm: LLM, facts_list: Sequence[dict[str, Any]], intent: Intent) -> Iterator[tuple[int, str]]:
+    """(track index, text delta) as the model writes; one call for the whole list."""
+    if not facts_list:
+        return
+    splitter = ExplanationStream(len(facts_list))
+    messages = build_messages(facts_list, intent)
+    for chunk in llm.stream(messages, max_tokens=TOKENS_PER_TRACK * len(facts_list), temperature=0.0):
+        yield from splitter.feed(chunk)
+    yield from splitter.feed("\n")

@@ -1,0 +1,474 @@
+"""Word lists (English and Chinese) that check and complete the LLM's reading of a request.
+
+The small model is good at the gist and unreliable at details: it may copy a few-shot
+example's genres, put a liked artist under exclusions, or miss that 怀旧 means nostalgic.
+These deterministic checks decide what is a genre, what was negated, and which artists
+were actually named.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from moodtune.types import GENRES
+
+# Spellings -> canonical genre. Canonical names in GENRES feed the style vector; others
+# are kept as genre terms (matched against a track's own genre tag and text).
+GENRE_ALIASES: dict[str, str] = {
+    "hip hop": "hiphop",
+    "hip-hop": "hiphop",
+    "hiphop": "hiphop",
+    "rap": "hiphop",
+    "boom bap": "hiphop",
+    "说唱": "hiphop",
+    "嘻哈": "hiphop",
+    "饶舌": "hiphop",
+    "jazz": "jazz",
+    "jazzy": "jazz",
+    "swing": "jazz",
+    "bebop": "jazz",
+    "爵士": "jazz",
+    "rock": "rock",
+    "rock and roll": "rock",
+    "rock'n'roll": "rock",
+    "摇滚": "rock",
+    "classical": "classical",
+    "orchestral": "classical",
+    "symphony": "classical",
+    "baroque": "classical",
+    "string quartet": "classical",
+    "chorale": "classical",
+    "古典": "classical",
+    "交响": "classical",
+    "country": "country",
+    "bluegrass": "country",
+    "乡村": "country",
+    "blues": "blues",
+    "bluesy": "blues",
+    "蓝调": "blues",
+    "布鲁斯": "blues",
+    "disco": "disco",
+    "迪斯科": "disco",
+    "迪斯可": "disco",
+    "metal": "metal",
+    "heavy metal": "metal",
+    "thrash": "metal",
+    "death metal": "metal",
+    "金属": "metal",
+    "重金属": "metal",
+    "pop": "pop",
+    "流行": "pop",
+    "reggae": "reggae",
+    "ska": "reggae",
+    "dub": "reggae",
+    "雷鬼": "reggae",
+}
+OTHER_GENRE_TERMS: dict[str, str] = {
+    "k-pop": "k-pop",
+    "kpop": "k-pop",
+    "j-pop": "j-pop",
+    "gospel": "gospel",
+    "dubstep": "dubstep",
+    "edm": "edm",
+    "electronic": "electronic",
+    "techno": "techno",
+    "house": "house",
+    "trance": "trance",
+    "lo-fi": "lo-fi",
+    "lofi": "lo-fi",
+    "folk": "folk",
+    "indie": "indie",
+    "punk": "punk",
+    "funk": "funk",
+    "soul": "soul",
+    "r&b": "r&b",
+    "rnb": "r&b",
+    "ambient": "ambient",
+    "latin": "latin",
+    "salsa": "salsa",
+    "bossa nova": "bossa nova",
+    "opera": "opera",
+    "grunge": "grunge",
+    "emo": "emo",
+    "trap": "trap",
+    "drum and bass": "drum and bass",
+    "synthwave": "synthwave",
+    "soundtrack": "soundtrack",
+    "民谣": "folk",
+    "电子": "electronic",
+    "古风": "chinese traditional",
+    "国风": "chinese traditional",
+}
+ALL_GENRE_TERMS = {**GENRE_ALIASES, **OTHER_GENRE_TERMS}
+
+MOOD_WORDS: dict[str, tuple[str, ...]] = {
+    "happy": (
+        "happy",
+        "cheerful",
+        "joyful",
+        "upbeat",
+        "bouncy",
+        "sunny",
+        "feel-good",
+        "feel good",
+        "fun",
+        "bright",
+        "开心",
+        "快乐",
+        "欢快",
+        "高兴",
+        "愉快",
+        "阳光",
+    ),
+    "sad": (
+        "sad",
+        "heartbroken",
+        "heartbreak",
+        "melancholy",
+        "melancholic",
+        "cry",
+        "crying",
+        "tearful",
+        "gloomy",
+        "blue",
+        "depressed",
+        "lonely",
+        "悲伤",
+        "难过",
+        "伤心",
+        "忧伤",
+        "失恋",
+        "哭",
+        "孤独",
+    ),
+    "calm": (
+        "calm",
+        "relax",
+        "relaxing",
+        "chill",
+        "peaceful",
+        "soothing",
+        "mellow",
+        "quiet",
+        "gentle",
+        "soft",
+        "sleep",
+        "meditation",
+        "yoga",
+        "unwind",
+        "tranquil",
+        "安静",
+        "放松",
+        "平静",
+        "舒缓",
+        "轻柔",
+        "助眠",
+        "冥想",
+    ),
+    "energetic": (
+        "energetic",
+        "energy",
+        "pump",
+        "pumped",
+        "hype",
+        "hyped",
+        "workout",
+        "gym",
+        "fast",
+        "intense",
+        "dance",
+        "party",
+        "running",
+        "power",
+        "动感",
+        "活力",
+        "激情",
+        "燃",
+        "嗨",
+        "健身",
+        "跑步",
+        "劲爆",
+    ),
+    "romantic": (
+        "romantic",
+        "romance",
+        "love song",
+        "love songs",
+        "date night",
+        "candlelit",
+        "intimate",
+        "wedding",
+        "valentine",
+        "浪漫",
+        "情歌",
+        "爱情",
+        "约会",
+        "甜蜜",
+    ),
+    "nostalgic": (
+        "nostalgic",
+        "nostalgia",
+        "old-school",
+        "old school",
+        "throwback",
+        "oldies",
+        "retro",
+        "childhood",
+        "memories",
+        "good old days",
+        "怀旧",
+        "老歌",
+        "经典老歌",
+        "回忆",
+        "童年",
+    ),
+    "angry": (
+        "angry",
+        "anger",
+        "rage",
+        "furious",
+        "mad",
+        "aggressive",
+        "pissed",
+        "vent",
+        "愤怒",
+        "生气",
+        "发泄",
+        "暴躁",
+    ),
+    "tense": (
+        "tense",
+        "suspense",
+        "suspenseful",
+        "anxious",
+        "nervous",
+        "dark",
+        "ominous",
+        "creepy",
+        "eerie",
+        "scary",
+        "horror",
+        "thriller",
+        "紧张",
+        "焦虑",
+        "恐怖",
+        "悬疑",
+        "不安",
+    ),
+}
+
+CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
+    "driving": ("drive", "driving", "road trip", "car", "commute", "开车", "驾车", "自驾", "兜风"),
+    "workout": ("workout", "gym", "exercise", "lifting", "cardio", "training", "健身", "锻炼", "运动"),
+    "running": ("run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
+    "sleep": ("sleep", "sleeping", "bedtime", "fall asleep", "insomnia", "睡觉", "入睡", "助眠", "睡前"),
+    "study": (
+        "study",
+        "studying",
+        "focus",
+        "homework",
+        "exam",
+        "reading",
+        "work",
+        "coding",
+        "学习",
+        "看书",
+        "专注",
+        "写作业",
+    ),
+    "party": ("party", "club", "dance floor", "celebration", "派对", "聚会", "蹦迪"),
+    "relaxing": ("relax", "relaxing", "unwind", "chill out", "放松"),
+    "yoga": ("yoga", "meditation", "meditate", "stretching", "瑜伽", "冥想"),
+    "cooking": ("cooking", "cook", "kitchen", "breakfast", "dinner", "做饭", "烹饪", "早餐", "晚餐"),
+    "rainy day": ("rain", "rainy", "下雨", "雨天"),
+    "wedding": ("wedding", "婚礼"),
+    "date": ("date night", "date", "约会"),
+}
+
+HIGH_AROUSAL_WORDS = (
+    "upbeat",
+    "faster",
+    "fast",
+    "energetic",
+    "more energy",
+    "louder",
+    "pump",
+    "hype",
+    "intense",
+    "dance",
+    "欢快",
+    "快一点",
+    "动感",
+    "激烈",
+    "燃",
+)
+LOW_AROUSAL_WORDS = (
+    "slower",
+    "slow",
+    "calmer",
+    "softer",
+    "quieter",
+    "mellow",
+    "relax",
+    "sleep",
+    "chill",
+    "慢一点",
+    "安静",
+    "轻柔",
+    "舒缓",
+)
+FOLLOW_UP_CUES = (
+    "more ",
+    "less ",
+    "fewer ",
+    "another",
+    "something else",
+    "instead",
+    "again",
+    "similar",
+    "like these",
+    "like those",
+    "like that",
+    "but ",
+    "now ",
+    "same but",
+    "too ",
+    "更",
+    "再来",
+    "换",
+    "多一点",
+    "少一点",
+    "别的",
+    "类似",
+    "还要",
+    "不要那么",
+)
+NEGATIONS_EN = ("no", "not", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "but not")
+NEGATIONS_ZH = ("不要", "别", "不想听", "除了", "不听", "讨厌", "不喜欢", "去掉")
+LIKING_ZH = ("喜欢", "像", "类似")
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def detect_language(text: str) -> str:
+    return "zh" if _CJK.search(text) else "en"
+
+
+def _find_term(text: str, term: str) -> list[int]:
+    """Start offsets of `term` in lowercase `text` (word boundaries for Latin terms)."""
+    if _CJK.search(term):
+        return [m.start() for m in re.finditer(re.escape(term), text)]
+    return [m.start() for m in re.finditer(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text)]
+
+
+def _negated(text: str, position: int) -> bool:
+    """Is the word at `position` inside the scope of a negation just before it?"""
+    window = text[max(0, position - 24) : position]
+    is_chinese = _CJK.search(window) or _CJK.search(text[position : position + 1])
+    if is_chinese and any(neg in text[max(0, position - 6) : position] for neg in NEGATIONS_ZH):
+        return True
+    words = re.findall(r"[\w'-]+", window)[-3:]
+    if any(w in NEGATIONS_EN for w in words):
+        # "not too X" and "no X" negate; "but" or "," between them ends the scope.
+        tail = window.split(",")[-1].split(" but ")[-1]
+        return any(w in NEGATIONS_EN for w in re.findall(r"[\w'-]+", tail)[-3:])
+    return False
+
+
+def genre_mentions(text: str) -> tuple[list[str], list[str]]:
+    """(genres named positively, genres named under a negation), canonical names, in order."""
+    lowered = text.lower()
+    liked: list[str] = []
+    excluded: list[str] = []
+    # Longest spellings first, so "heavy metal" is not also read as "metal" twice.
+    taken: list[tuple[int, int]] = []
+    for term in sorted(ALL_GENRE_TERMS, key=len, reverse=True):
+        for start in _find_term(lowered, term):
+            end = start + len(term)
+            if any(s < end and start < e for s, e in taken):
+                continue
+            taken.append((start, end))
+            canonical = ALL_GENRE_TERMS[term]
+            target = excluded if _negated(lowered, start) else liked
+            if canonical not in target:
+                target.append(canonical)
+    liked = [g for g in liked if g not in excluded]
+    return liked, excluded
+
+
+def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
+    """(mood -> count of positive cue words, moods named under a negation)."""
+    lowered = text.lower()
+    counts: dict[str, int] = {}
+    negated: list[str] = []
+    for mood, words in MOOD_WORDS.items():
+        for word in words:
+            for start in _find_term(lowered, word):
+                if _negated(lowered, start):
+                    if mood not in negated:
+                        negated.append(mood)
+                else:
+                    counts[mood] = counts.get(mood, 0) + 1
+    return {m: c for m, c in counts.items() if m not in negated}, negated
+
+
+def context_mentions(text: str) -> list[str]:
+    lowered = text.lower()
+    found = []
+    for context, words in CONTEXT_WORDS.items():
+        if any(_find_term(lowered, w) for w in words):
+            found.append(context)
+    return found
+
+
+def canonical_context(value: str | None) -> str | None:
+    """The LLM's context word mapped onto our context names where it matches one."""
+    if not value or not value.strip():
+        return None
+    lowered = value.strip().lower()
+    for context, words in CONTEXT_WORDS.items():
+        if lowered == context or lowered in words:
+            return context
+    return lowered
+
+
+def arousal_cue(text: str) -> float:
+    """+1 for cues asking for more energy, -1 for less, 0 for none or both."""
+    lowered = text.lower()
+    high = any(_find_term(lowered, w) and not _negated(lowered, _find_term(lowered, w)[0]) for w in HIGH_AROUSAL_WORDS)
+    low = any(_find_term(lowered, w) and not _negated(lowered, _find_term(lowered, w)[0]) for w in LOW_AROUSAL_WORDS)
+    return float(high) - float(low)
+
+
+def looks_like_follow_up(text: str) -> bool:
+    lowered = text.strip().lower() + " "
+    return len(lowered) < 80 and any(lowered.startswith(c) or f" {c}" in lowered for c in FOLLOW_UP_CUES)
+
+
+def named_in_text(name: str, text: str, *, cutoff: float = 0.8) -> bool:
+    """Was this (artist) name written in the text, allowing small spelling differences?"""
+    name_l, text_l = name.strip().lower(), text.lower()
+    if not name_l:
+        return False
+    if name_l in text_l:
+        return True
+    tokens = re.findall(r"[\w'&.-]+", text_l)
+    size = len(name_l.split())
+    grams = [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
+    return bool(difflib.get_close_matches(name_l, grams, n=1, cutoff=cutoff))
+
+
+def artist_negated(name: str, text: str) -> bool:
+    lowered = text.lower()
+    spots = _find_term(lowered, name.lower()) or [lowered.find(name.lower().split()[0])]
+    return any(pos >= 0 and _negated(lowered, pos) for pos in spots)
+
+
+def is_genre(term: str) -> bool:
+    return term.strip().lower() in ALL_GENRE_TERMS or term.strip().lower() in GENRES
+
+
+def canonical_genre(term: str) -> str:
+    lowered = term.strip().lower()
+    return ALL_GENRE_TERMS.get(lowered, lowered)

@@ -1,0 +1,139 @@
+"""The one adapter around llama-cpp-python: load once, generate, stream, JSON-constrained output.
+
+Everything else talks to the `LLM` protocol, so logic-only tests can pass a fake. One
+generation runs at a time (a lock): two on two cores would each run at a quarter speed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from moodtune.artefacts import log_load
+from moodtune.config import LLM_FILE_NAME, Settings
+from moodtune.errors import LLMError, ModelMissingError
+
+Message = dict[str, str]
+
+
+class LLM(Protocol):
+    name: str
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str: ...
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]: ...
+
+    def generate_json(
+        self, messages: Sequence[Message], *, schema: dict[str, Any], max_tokens: int
+    ) -> dict[str, Any]: ...
+
+
+class LocalLLM:
+    """Qwen2.5-Coder-1.5B-Instruct Q4_K_M through llama-cpp-python, with a prompt-prefix cache."""
+
+    def __init__(self, llama, *, name: str) -> None:
+        self.llama = llama
+        self.name = name
+        self.lock = threading.Lock()
+        self.last_timing: dict[str, float] = {}
+
+    @classmethod
+    def load(cls, settings: Settings) -> LocalLLM:
+        return _load_cached(settings.resolved_llm_path, settings.llm_context, settings.llm_threads, settings.llm_seed)
+
+    def _chat(self, messages: Sequence[Message], *, max_tokens: int, temperature: float, stream: bool, **extra):
+        try:
+            return self.llama.create_chat_completion(
+                messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=stream, **extra
+            )
+        except ValueError as exc:  # llama-cpp raises ValueError for a context overflow
+            raise LLMError(f"the request does not fit the model's context: {exc}", hint="shorten the message") from exc
+
+    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None) -> str:
+        with self.lock:
+            start = time.perf_counter()
+            out = self._chat(
+                messages, max_tokens=max_tokens, temperature=temperature, stream=False, stop=list(stop or [])
+            )
+            self.last_timing = {
+                "seconds": time.perf_counter() - start,
+                "completion_tokens": out["usage"]["completion_tokens"],
+            }
+            return out["choices"][0]["message"]["content"] or ""
+
+    def stream(self, messages, *, max_tokens, temperature=0.0, stop=None) -> Iterator[str]:
+        with self.lock:
+            for chunk in self._chat(
+                messages, max_tokens=max_tokens, temperature=temperature, stream=True, stop=list(stop or [])
+            ):
+                delta = chunk["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
+
+    def generate_json(self, messages, *, schema, max_tokens) -> dict[str, Any]:
+        with self.lock:
+            start = time.perf_counter()
+            out = self._chat(
+                messages,
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stream=False,
+                response_format={"type": "json_object", "schema": schema},
+            )
+            self.last_timing = {
+                "seconds": time.perf_counter() - start,
+                "completion_tokens": out["usage"]["completion_tokens"],
+            }
+        text = out["choices"][0]["message"]["content"] or ""
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            # Only possible when max_tokens cut the constrained output short.
+            raise LLMError(
+                "the model's answer was cut off before it was complete", hint="try a shorter request"
+            ) from exc
+        if not isinstance(value, dict):
+            raise LLMError("the model did not answer with a JSON object")
+        return value
+
+
+@cache
+def _load_cached(path: Path, n_ctx: int, n_threads: int, seed: int) -> LocalLLM:
+    if not path.is_file():
+        raise ModelMissingError(f"the language model {path} is missing", hint="run `moodtune setup`")
+    try:
+        from llama_cpp import Llama, LlamaRAMCache
+    except ImportError as exc:
+        raise ModelMissingError(
+            "llama-cpp-python is not installed", hint="run ./run.sh (it builds llama-cpp-python)"
+        ) from exc
+    with log_load(f"LLM {path}"):
+        try:
+            llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise LLMError(
+                f"the language model {path} could not be loaded ({exc})",
+                hint="run `moodtune setup --force` to rebuild it",
+            ) from exc
+        # Reuse the KV state of a shared prompt prefix (system prompt + few-shot examples).
+        llama.set_cache(LlamaRAMCache(capacity_bytes=512 << 20))
+    return LocalLLM(llama, name=path.name if path.name != LLM_FILE_NAME else "qwen2.5-coder-1.5b-instruct-q4_k_m")

@@ -1,0 +1,170 @@
+"""The review log: every reply with every part of why it was made, and reviewers' verdicts.
+
+SQLite under MOODTUNE_HOME. A reply is stored whole (request, parsed intent, every candidate
+with its score parts, explanations, model and catalog versions) so a reviewer can see later
+exactly why a track ranked where it did, whatever has changed since.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from moodtune.config import Settings
+from moodtune.errors import NotFoundError, StorageError
+from moodtune.serialize import reply_from_dict, reply_to_dict
+from moodtune.types import Reply
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    reply_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created REAL NOT NULL,
+    request TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS replies_session ON replies(session_id, created);
+CREATE TABLE IF NOT EXISTS verdicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    reply_id TEXT NOT NULL REFERENCES replies(reply_id),
+    track_id TEXT,
+    explanation_faithful INTEGER,
+    fits INTEGER,
+    note TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
+"""
+
+
+class ReviewLog:
+    def __init__(self, settings: Settings) -> None:
+        self.path = Path(settings.review_db)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot open the review log {self.path}: {exc}", hint="check that MOODTUNE_HOME is writable"
+            ) from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def record(self, reply: Reply) -> None:
+        body = json.dumps(reply_to_dict(reply), ensure_ascii=False, default=float)
+        try:
+            with self._lock, self._connect() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO replies VALUES (?,?,?,?,?,?)",
+                    (reply.reply_id, reply.session_id, reply.user_id, time.time(), reply.request, body),
+                )
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"logging the reply failed: {exc}", hint="free disk space under MOODTUNE_HOME") from exc
+
+    def sessions(self, *, limit: int = 200) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT session_id, user_id, COUNT(*), MIN(created), MAX(created) FROM replies "
+                "GROUP BY session_id ORDER BY MAX(created) DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [{"session_id": s, "user_id": u, "replies": n, "started": a, "last": b} for s, u, n, a, b in rows]
+
+    def replies(self, session_id: str) -> list[Reply]:
+        with self._connect() as db:
+            rows = db.execute("SELECT body FROM replies WHERE session_id=? ORDER BY created", (session_id,)).fetchall()
+        return [reply_from_dict(json.loads(body)) for (body,) in rows]
+
+    def reply(self, reply_id: str) -> Reply:
+        with self._connect() as db:
+            row = db.execute("SELECT body FROM replies WHERE reply_id=?", (reply_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no logged reply {reply_id!r}")
+        return reply_from_dict(json.loads(row[0]))
+
+    def record_verdict(
+        self,
+        reply_id: str,
+        *,
+        track_id: str | None = None,
+        explanation_faithful: bool | None = None,
+        fits: bool | None = None,
+        note: str = "",
+        reviewer: str = "",
+    ) -> int:
+        self.reply(reply_id)  # NotFoundError for an unknown reply
+        with self._lock, self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO verdicts (reply_id, track_id, explanation_faithful, fits, note, reviewer, created) VALUES (?,?,?,?,?,?,?)",
+                (
+                    reply_id,
+                    track_id,
+                    None if explanation_faithful is None else int(explanation_faithful),
+                    None if fits is None else int(fits),
+                    note,
+                    reviewer,
+                    time.time(),
+                ),
+            )
+            return int(cursor.lastrowid)
+
+    def verdicts(self) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT v.reply_id, v.track_id, v.explanation_faithful, v.fits, v.note, v.reviewer, v.created, r.request "
+                "FROM verdicts v JOIN replies r USING (reply_id) ORDER BY v.id"
+            ).fetchall()
+        keys = ("reply_id", "track_id", "explanation_faithful", "fits", "note", "reviewer", "created", "request")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def export(self, jsonl_path: Path, csv_path: Path) -> dict:
+        """All replies (JSONL, one per line, with their verdicts) and all verdicts (CSV); returns a summary."""
+        verdicts = self.verdicts()
+        by_reply: dict[str, list[dict]] = {}
+        for verdict in verdicts:
+            by_reply.setdefault(verdict["reply_id"], []).append(verdict)
+        with self._connect() as db:
+            rows = db.execute("SELECT reply_id, body FROM replies ORDER BY created").fetchall()
+        jsonl_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(jsonl_path, "w", encoding="utf-8") as out:
+            for reply_id, body in rows:
+                out.write(
+                    json.dumps({**json.loads(body), "verdicts": by_reply.get(reply_id, [])}, ensure_ascii=False) + "\n"
+                )
+        with open(csv_path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(
+                out,
+                fieldnames=[
+                    "reply_id",
+                    "track_id",
+                    "request",
+                    "explanation_faithful",
+                    "fits",
+                    "note",
+                    "reviewer",
+                    "created",
+                ],
+            )
+            writer.writeheader()
+            for verdict in verdicts:
+                writer.writerow({k: verdict[k] for k in writer.fieldnames})
+
+        def share(key: str) -> float | None:
+            judged = [v[key] for v in verdicts if v[key] is not None]
+            return round(sum(judged) / len(judged), 3) if judged else None
+
+        return {
+            "replies": len(rows),
+            "verdicts": len(verdicts),
+            "faithful_share": share("explanation_faithful"),
+            "fits_share": share("fits"),
+        }

@@ -1,0 +1,277 @@
+"""The one public API of the agent, used by the CLI, the Gradio UI, the HTTP API and MCP.
+
+A turn is a plan written in code (no free-form agent loop):
+  parse (LLM) -> classify_emotion on the English paraphrase (the user's current mood)
+  -> classify_style on an uploaded clip (if any) -> search_catalog -> rank -> explain.
+The three tools are called through their LangChain wrappers, as the design asks; their
+plain functions remain the source of truth (and what tests call).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from agent import explain
+from agent.llm import LLM, LocalLLM
+from agent.parse import parse_request
+from agent.profile import ProfileStore
+from agent.rank import filters_for, lift_target, rank
+from catalog.store import CatalogStore
+from moodtune.config import Settings
+from moodtune.errors import InputError, MoodtuneError
+from moodtune.types import (
+    EmotionVector,
+    Explanation,
+    FeedbackKind,
+    Intent,
+    Recommendation,
+    Reply,
+    ReplyEvent,
+    StyleVector,
+    Track,
+)
+
+log = logging.getLogger(__name__)
+CANDIDATES = 60
+
+STRATEGY_TEXT = {
+    "en": {
+        "match": "I matched the mood you asked for",
+        "lift": "You sounded low, so I aimed to lift your mood rather than match it",
+    },
+    "zh": {
+        "match": "我按你想要的情绪来挑选",
+        "lift": "你听起来情绪不高，所以我选了能让你心情好起来的歌，而不是同样低落的",
+    },
+}
+NO_RESULTS = {
+    "en": "I found nothing in the catalog that fits these constraints. Try loosening an exclusion.",
+    "zh": "曲库里没有符合这些条件的歌曲，试着放宽一些限制吧。",
+}
+
+
+@dataclass
+class Conversation:
+    intents: list[Intent] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+
+
+class Moodtune:
+    def __init__(self, settings: Settings, *, llm: LLM | None = None, store: CatalogStore | None = None) -> None:
+        self.settings = settings.ensure_dirs()
+        self._llm = llm
+        self.store = store or CatalogStore.open(settings)
+        self.profiles = ProfileStore(settings.profile_db)
+        self.conversations: dict[str, Conversation] = {}
+        self._lock = threading.Lock()
+        from agent.review import ReviewLog
+
+        self.review = ReviewLog(settings)
+        from tools.langchain_tools import make_search_tool
+
+        self.search_tool = make_search_tool(settings, store=self.store)
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = LocalLLM.load(self.settings)
+        return self._llm
+
+    # -- a turn ------------------------------------------------------------------------
+    def _conversation(self, session_id: str) -> Conversation:
+        with self._lock:
+            if session_id not in self.conversations:
+                conversation = Conversation()
+                conversation.replies = self.review.replies(session_id)
+                conversation.intents = [r.intent for r in conversation.replies]
+                conversation.shown = [rec.track.id for r in conversation.replies for rec in r.recommendations]
+                self.conversations[session_id] = conversation
+            return self.conversations[session_id]
+
+    def _user_mood(self, intent: Intent) -> EmotionVector | None:
+        from tools.emotion import is_english_enough
+        from tools.langchain_tools import emotion_tool
+
+        text = intent.english or intent.text
+        if not intent.is_music_request or not text.strip() or not is_english_enough(text):
+            return None
+        return EmotionVector.from_mapping(emotion_tool.invoke({"texts": [text]})[0])
+
+    def _rank_turn(
+        self, text: str, *, user_id: str, session_id: str, k: int, clip_path: str | None
+    ) -> tuple[Reply, list[dict]]:
+        from tools.langchain_tools import call_with_artifact, style_tool
+
+        conversation = self._conversation(session_id)
+        previous = conversation.intents[-1] if conversation.intents else None
+        intent = parse_request(text, previous=previous, llm=self.llm, settings=self.settings)
+        user_mood = self._user_mood(intent)
+        target_emotion = lift_target(intent, user_mood) if intent.strategy == "lift" else intent.emotion
+        target_style = intent.style
+        notes = list(intent.notes)
+        if clip_path:
+            clip = style_tool.invoke({"audio_path": clip_path})
+            target_style = StyleVector.from_mapping(clip["style"])
+            target_emotion = EmotionVector.blend(
+                [(target_emotion, 0.5), (EmotionVector.from_mapping(clip["audio_mood"]), 0.5)]
+            )
+            notes.append("matched the style and audio mood of your clip")
+        filters = filters_for(intent)
+        query_text = " ".join([intent.english or "", *intent.genre_terms, *intent.artists]).strip()
+        candidates = call_with_artifact(
+            self.search_tool,
+            {
+                "target_emotion": target_emotion.as_dict(),
+                "target_style": target_style.as_dict() if target_style else None,
+                "text": query_text or None,
+                "exclude_artists": list(filters.exclude_artists),
+                "exclude_genres": list(filters.exclude_genres),
+                "k": CANDIDATES,
+            },
+        )
+        preferences = self.profiles.preferences(user_id)
+        co_likes = self.profiles.co_likes(user_id, [c.track.id for c in candidates])
+        ranked = rank(
+            candidates,
+            filters=filters,
+            weights=self.settings.rank_weights,
+            preferences=preferences,
+            co_likes=co_likes,
+            shown=conversation.shown,
+            k=k,
+        )
+        effective = replace(intent, emotion=target_emotion, style=target_style)
+        facts = [explain.track_facts(s, effective) for s in ranked]
+        recommendations = tuple(
+            Recommendation(
+                scored=s,
+                explanation=Explanation(template=explain.template_explanation(f, language=intent.language), facts=f),
+                rank=i + 1,
+            )
+            for i, (s, f) in enumerate(zip(ranked, facts))
+        )
+        message = STRATEGY_TEXT[intent.language][intent.strategy] if ranked else NO_RESULTS[intent.language]
+        if notes:
+            message += " (" + "; ".join(notes) + ")"
+        reply = Reply(
+            reply_id=uuid.uuid4().hex[:16],
+            session_id=session_id,
+            user_id=user_id,
+            request=text,
+            intent=effective,
+            user_mood=user_mood or EmotionVector.uniform(),
+            message=message,
+            recommendations=recommendations,
+            candidates=tuple(candidates),
+            notes=tuple(notes),
+            versions=self.versions(),
+        )
+        with self._lock:
+            conversation.intents.append(effective)
+            conversation.shown.extend(s.track.id for s in ranked)
+        return reply, facts
+
+    def stream(
+        self,
+        text: str,
+        *,
+        user_id: str = "default",
+        session_id: str | None = None,
+        k: int = 10,
+        clip_path: str | None = None,
+        explain_top: int = 5,
+    ) -> Iterator[ReplyEvent]:
+        """The ranked list first (template explanations), then the LLM's wording as it streams."""
+        session_id = session_id or uuid.uuid4().hex[:12]
+        reply, facts = self._rank_turn(text, user_id=user_id, session_id=session_id, k=k, clip_path=clip_path)
+        yield ReplyEvent(kind="reply", reply=reply)
+        worded: dict[int, str] = {}
+        top = facts[:explain_top]
+        try:
+            for index, delta in explain.stream_explanations(self.llm, top, reply.intent):
+                worded[index] = worded.get(index, "") + delta
+                yield ReplyEvent(kind="explanation_delta", index=index, text=delta)
+        except MoodtuneError as exc:  # the templates stand; the reply is still complete
+            log.warning("explanation wording failed: %s", exc)
+        recommendations = []
+        for i, rec in enumerate(reply.recommendations):
+            wording = worded.get(i, "").strip()
+            grounded = bool(wording) and explain.is_grounded(wording, rec.explanation.facts, reply.intent)
+            recommendations.append(
+                replace(
+                    rec,
+                    explanation=replace(
+                        rec.explanation,
+                        llm=wording if grounded else "",
+                        facts={**rec.explanation.facts, "llm_rejected": bool(wording) and not grounded},
+                    ),
+                )
+            )
+            if wording:
+                yield ReplyEvent(
+                    kind="explanation_done", index=i, text=wording if grounded else rec.explanation.template
+                )
+        final = replace(reply, recommendations=tuple(recommendations))
+        with self._lock:
+            self._conversation(session_id).replies.append(final)
+        self.review.record(final)
+        yield ReplyEvent(kind="done", reply=final)
+
+    def recommend(
+        self,
+        text: str,
+        *,
+        user_id: str = "default",
+        session_id: str | None = None,
+        k: int = 10,
+        clip_path: str | None = None,
+        explain_top: int = 5,
+    ) -> Reply:
+        final = None
+        for event in self.stream(
+            text, user_id=user_id, session_id=session_id, k=k, clip_path=clip_path, explain_top=explain_top
+        ):
+            if event.kind == "done":
+                final = event.reply
+        assert final is not None  # stream always ends with "done"
+        return final
+
+    # -- feedback and profile ----------------------------------------------------------
+    def feedback(self, *, user_id: str, track_id: str, kind: FeedbackKind, reply_id: str | None = None) -> None:
+        track = self.store.get_one(track_id)
+        self.profiles.record(user_id=user_id, track=track, kind=kind, reply_id=reply_id)
+
+    def profile(self, user_id: str) -> dict:
+        prefs = self.profiles.preferences(user_id)
+        return {"moods": prefs.moods.as_dict(), "styles": prefs.styles.as_dict(), "counts": prefs.counts}
+
+    def reset_profile(self, user_id: str) -> None:
+        self.profiles.reset(user_id)
+
+    def track(self, track_id: str) -> Track:
+        return self.store.get_one(track_id)
+
+    def history(self, session_id: str) -> list[Reply]:
+        return list(self._conversation(session_id).replies)
+
+    def versions(self) -> dict[str, str]:
+        from tools.emotion_model import ARTEFACT_VERSION as EMOTION_VERSION
+        from tools.style import ARTEFACT_VERSION as STYLE_VERSION
+
+        return {
+            "llm": getattr(self._llm, "name", "not loaded"),
+            "emotion": EMOTION_VERSION,
+            "style": STYLE_VERSION,
+            "catalog": self.store.version(),
+        }
+
+
+def validate_user_id(user_id: str) -> str:
+    if not user_id or len(user_id) > 64 or not user_id.replace("-", "").replace("_", "").isalnum():
+        raise InputError("user ids are 1-64 letters, digits, '-' or '_'")
+    return user_id

@@ -1,0 +1,251 @@
+"""`moodtune ingest PATH`: a music folder into the catalog, in parallel, incrementally.
+
+Audio work (features, style, audio mood) runs in worker processes; the text models run
+batched in this process. Tracks are written in small batches, so a killed run loses at most
+one batch and a re-run skips everything already stored (track id = hash of the file's bytes,
+so a renamed file is recognised and only its path is updated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog.render import read_tags
+from catalog.store import CatalogStore
+from moodtune.config import Settings
+from moodtune.errors import MoodtuneError
+from moodtune.types import Track
+from tools.audio_features import AUDIO_SUFFIXES
+from tools.fusion import fuse_emotion
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 16
+_LRC_TIMESTAMP = re.compile(r"\[[^\]]*\]")
+
+
+@dataclass
+class IngestSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # path -> reason
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason (not audio we read)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.failed)} failed, {len(self.skipped)} skipped"
+        )
+
+
+def track_id_for(path: Path) -> str:
+    """Content hash: the same bytes under another name are the same track."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:24]
+
+
+def walk_audio(root: Path, summary: IngestSummary) -> Iterator[Path]:
+    if root.is_file():
+        candidates = [root]
+    else:
+        candidates = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for path in candidates:
+        if path.suffix.lower() in AUDIO_SUFFIXES:
+            yield path
+        elif path.suffix.lower() not in (".lrc", ".json", ".txt", ".jpg", ".png"):
+            summary.skipped[str(path)] = (
+                f"{path.suffix or 'no suffix'} is not an audio format Moodtune reads ({', '.join(AUDIO_SUFFIXES)})"
+            )
+
+
+def lyrics_for(path: Path, tags: dict[str, str]) -> str:
+    sidecar = path.with_suffix(".lrc")
+    if sidecar.is_file():
+        lines = (
+            _LRC_TIMESTAMP.sub("", line).strip()
+            for line in sidecar.read_text(encoding="utf-8", errors="replace").splitlines()
+        )
+        return "\n".join(line for line in lines if line)
+    return tags.get("lyrics", "")
+
+
+def _analyse(path_str: str) -> tuple[str, dict]:
+    """Worker: audio analysis of one file -> (path, result or {"error": reason})."""
+    from tools.style import classify_style
+
+    path = Path(path_str)
+    try:
+        result = classify_style(path)
+        tags = read_tags(path)
+    except MoodtuneError as exc:
+        return path_str, {"error": exc.message}
+    except Exception as exc:  # a worker must report, never kill the run
+        return path_str, {"error": f"{type(exc).__name__}: {exc}"}
+    return path_str, {"result": result, "tags": tags}
+
+
+def _build_track(
+    path: Path, track_id: str, analysed: dict, *, source: str, licence: str, settings: Settings, text_emotion
+) -> Track:
+    result, tags = analysed["result"], analysed["tags"]
+    lyrics = lyrics_for(path, tags)
+    weight = settings.fusion_text_weight_with_lyrics if lyrics else settings.fusion_text_weight
+    emotion, used_weight = fuse_emotion(text=text_emotion, audio=result.audio_mood, text_weight=weight)
+    year_match = re.match(r"\d{4}", tags.get("date", ""))
+    return Track(
+        id=track_id,
+        path=str(path.resolve()),
+        title=tags.get("title") or path.stem,
+        artist=tags.get("artist", ""),
+        album=tags.get("album", ""),
+        year=int(year_match.group()) if year_match else None,
+        duration=result.features.duration,
+        source=source,
+        licence=licence or tags.get("copyright", ""),
+        emotion=emotion,
+        style=result.style,
+        tempo=result.features.tempo,
+        key=result.features.key,
+        mode=result.features.mode,
+        text=emotion_text(path, tags, lyrics),
+        genre_tag=tags.get("genre", ""),
+        instrumental=not lyrics,
+        extra={
+            "audio_emotion": result.audio_mood.as_dict(),
+            "audio_valence": round(result.valence, 4),
+            "audio_arousal": round(result.arousal, 4),
+            "text_emotion": text_emotion.as_dict() if text_emotion else None,
+            "fusion_text_weight": used_weight,
+            "provenance": tags.get("comment", ""),
+            "loudness_db": round(result.features.loudness_db, 2),
+            "onset_rate": round(result.features.onset_rate, 3),
+        },
+    )
+
+
+def emotion_text(path: Path, tags: dict[str, str], lyrics: str) -> str:
+    """What the emotion classifier reads: title, album, genre tag, lyrics (not provenance)."""
+    parts = [
+        tags.get("title") or path.stem.replace("_", " "),
+        tags.get("album", ""),
+        tags.get("genre", ""),
+        lyrics[:1000],
+    ]
+    return ". ".join(p for p in parts if p)
+
+
+def _text_emotions(texts: list[str]):
+    from tools.emotion import classify_emotion, is_english_enough
+
+    readable = [i for i, t in enumerate(texts) if t.strip() and is_english_enough(t)]
+    vectors = classify_emotion([texts[i] for i in readable]) if readable else []
+    out = [None] * len(texts)
+    for i, vector in zip(readable, vectors):
+        out[i] = vector
+    return out
+
+
+def ingest_folder(
+    settings: Settings,
+    root: Path,
+    *,
+    workers: int | None = None,
+    source: str = "user",
+    licence: str = "",
+    store: CatalogStore | None = None,
+    progress: bool = True,
+) -> IngestSummary:
+    from tqdm import tqdm
+
+    from tools.encoder import embed_texts
+
+    root = Path(root)
+    if not root.exists():
+        raise MoodtuneError(f"{root} does not exist", hint="pass a folder or file that exists")
+    store = store or CatalogStore.open(settings)
+    summary = IngestSummary()
+    paths = list(walk_audio(root, summary))
+    ids: dict[Path, str] = {}
+    for path in paths:
+        try:
+            ids[path] = track_id_for(path)
+        except OSError as exc:
+            summary.failed[str(path)] = f"unreadable: {exc.strerror or exc}"
+    existing = {t.id: t for t in store.get(list(set(ids.values())))}
+    todo: list[Path] = []
+    seen: set[str] = set()
+    for path, track_id in ids.items():
+        if track_id in seen:
+            summary.unchanged += 1  # a byte-identical copy of a file already in this run
+            continue
+        seen.add(track_id)
+        if track_id in existing:
+            if existing[track_id].path != str(path.resolve()) and not Path(existing[track_id].path).exists():
+                store.upsert([existing[track_id].with_(path=str(path.resolve()))])
+                summary.updated += 1
+            else:
+                summary.unchanged += 1
+        else:
+            todo.append(path)
+    if not todo:
+        return summary
+    workers = max(1, workers or settings.workers)
+    bar = tqdm(total=len(todo), desc="ingesting", unit="file", disable=not progress)
+    pending: list[tuple[Path, dict]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        texts = [emotion_text(p, a["tags"], lyrics_for(p, a["tags"])) for p, a in pending]
+        text_emotions = _text_emotions(texts)
+        tracks = [
+            _build_track(p, ids[p], a, source=source, licence=licence, settings=settings, text_emotion=te)
+            for (p, a), te in zip(pending, text_emotions)
+        ]
+        store.upsert(tracks, text_embeddings=embed_texts([embedding_text(t) for t in tracks]))
+        summary.added += len(tracks)
+        pending.clear()
+
+    def handle(path_str: str, analysed: dict) -> None:
+        bar.update(1)
+        if "error" in analysed:
+            summary.failed[path_str] = analysed["error"]
+            return
+        pending.append((Path(path_str), analysed))
+        if len(pending) >= BATCH_SIZE:
+            flush()
+
+    if workers == 1:
+        for path in todo:
+            handle(*_analyse(str(path)))
+    else:
+        # Workers import librosa/sklearn once each; chunks keep inter-process chatter low.
+        # spawn, not fork: the parent may hold torch threads, and forking those can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker, mp_context=context) as pool:
+            for path_str, analysed in pool.map(_analyse, [str(p) for p in todo], chunksize=2):
+                handle(path_str, analysed)
+    flush()
+    bar.close()
+    return summary
+
+
+def embedding_text(track: Track) -> str:
+    """What text search matches: the track's words plus its artist and top genre."""
+    return " | ".join(p for p in (track.title, track.artist, track.album, track.genre_tag, track.text[:500]) if p)
+
+
+def _quiet_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.getLogger("numba").setLevel(logging.WARNING)
