@@ -379,20 +379,19 @@ def _negated(text: str, position: int) -> bool:
 def genre_mentions(text: str) -> tuple[list[str], list[str]]:
     """(genres named positively, genres named under a negation), canonical names, in order."""
     lowered = text.lower()
-    liked: list[str] = []
-    excluded: list[str] = []
-    # Longest spellings first, so "heavy metal" is not also read as "metal" twice.
-    taken: list[tuple[int, int]] = []
+    # Longest spellings first, so "heavy metal" is not also read as "metal".
+    taken: list[tuple[int, int, str]] = []
     for term in sorted(ALL_GENRE_TERMS, key=len, reverse=True):
         for start in _find_term(lowered, term):
             end = start + len(term)
-            if any(s < end and start < e for s, e in taken):
-                continue
-            taken.append((start, end))
-            canonical = ALL_GENRE_TERMS[term]
-            target = excluded if _negated(lowered, start) else liked
-            if canonical not in target:
-                target.append(canonical)
+            if not any(s < end and start < e for s, e, _ in taken):
+                taken.append((start, end, ALL_GENRE_TERMS[term]))
+    liked: list[str] = []
+    excluded: list[str] = []
+    for start, _, canonical in sorted(taken):
+        target = excluded if _negated(lowered, start) else liked
+        if canonical not in target:
+            target.append(canonical)
     liked = [g for g in liked if g not in excluded]
     return liked, excluded
 

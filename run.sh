@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Moodtune's two commands (see README):
+#   ./run.sh        set everything up (first run: ~15 min) and start the app on http://127.0.0.1:7860
+#   ./run.sh test   run the linter and the tests (this is what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+TEST_HOME=${MOODTUNE_TEST_HOME:-$PWD/.moodtune-home}
+
+install() {
+  local stamp="$VENV/.moodtune-install" want
+  want=$(cat pyproject.toml run.sh | sha256sum | cut -c1-16)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
+  echo "== installing into $VENV (first time: ~10 min, most of it building llama-cpp-python)"
+  [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  # The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+  "$VENV/bin/pip" install -q torch==2.13.0
+  # Portable build: no -march=native, so the wheel pip caches runs on any x86-64 CPU.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install -q "llama-cpp-python>=0.3"
+  # tinysoundfont's only dependency, pyaudio, is for live playback, which Moodtune never does.
+  "$VENV/bin/pip" install -q --no-deps tinysoundfont
+  "$VENV/bin/pip" install -q -e ".[test,llm]"
+  echo "$want" > "$stamp"
+}
+
+case "${1:-up}" in
+  up)
+    install
+    "$VENV/bin/moodtune" setup
+    exec "$VENV/bin/moodtune" serve
+    ;;
+  test)
+    install
+    "$VENV/bin/ruff" check .
+    # The tests that use the real LLM find it here; everything else uses temporary homes.
+    "$VENV/bin/moodtune" --home "$TEST_HOME" setup --no-demo
+    export MOODTUNE_LLM_PATH="$TEST_HOME/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    status=0
+    "$VENV/bin/pytest" "${@:2}" || status=$?
+    # pytest exits 5 when it collected no tests: that is a broken setup, not a pass.
+    if [[ $status -eq 5 ]]; then echo "no tests were collected: the test setup is broken" >&2; exit 1; fi
+    exit $status
+    ;;
+  *)
+    echo "usage: ./run.sh [up|test [pytest args]]" >&2
+    exit 2
+    ;;
+esac
