@@ -283,6 +283,10 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "cooking": ("cooking", "cook", "kitchen", "breakfast", "dinner", "做饭", "烹饪", "早餐", "晚餐"),
     "rainy day": ("rain", "rainy", "下雨", "雨天"),
     "wedding": ("wedding", "婚礼"),
+    "morning": ("morning", "sunday morning", "早上", "早晨", "清晨"),
+    "travel": ("flight", "plane", "travel", "trip", "train ride", "旅行", "飞机", "旅途"),
+    "barbecue": ("barbecue", "bbq", "cookout", "烧烤"),
+    "birthday": ("birthday", "生日"),
     "date": ("date night", "date", "约会"),
 }
 
@@ -344,8 +348,8 @@ FOLLOW_UP_CUES = (
     "还要",
     "不要那么",
 )
-NEGATIONS_EN = ("no", "not", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "but not")
-NEGATIONS_ZH = ("不要", "别", "不想听", "除了", "不听", "讨厌", "不喜欢", "去掉")
+NEGATIONS_EN = ("no", "not", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "less", "fewer")
+NEGATIONS_ZH = ("不要", "别", "不想听", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点")
 LIKING_ZH = ("喜欢", "像", "类似")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -432,9 +436,22 @@ def canonical_context(value: str | None) -> str | None:
     return lowered
 
 
+# "too slow" asks for more energy although it contains "slow".
+_TOO_LOW = re.compile(r"\btoo (slow|calm|quiet|soft|sleepy|boring|mellow)\b|太慢|太安静")
+_TOO_HIGH = re.compile(r"\btoo (fast|loud|intense|much energy|energetic|aggressive|noisy)\b|太吵|太快")
+
+
 def arousal_cue(text: str) -> float:
     """+1 for cues asking for more energy, -1 for less, 0 for none or both."""
     lowered = text.lower()
+    if _TOO_LOW.search(lowered) or _TOO_HIGH.search(lowered):
+        return (
+            1.0
+            if _TOO_LOW.search(lowered) and not _TOO_HIGH.search(lowered)
+            else -1.0
+            if not _TOO_LOW.search(lowered)
+            else 0.0
+        )
     high = any(_find_term(lowered, w) and not _negated(lowered, _find_term(lowered, w)[0]) for w in HIGH_AROUSAL_WORDS)
     low = any(_find_term(lowered, w) and not _negated(lowered, _find_term(lowered, w)[0]) for w in LOW_AROUSAL_WORDS)
     return float(high) - float(low)

@@ -144,7 +144,9 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
 
     moods = _mood_distribution(raw.get("m", []), mood_counts, [*raw.get("x", []), *negated_moods])
     arousal_cue = lexicon.arousal_cue(text)
-    follow_up = previous is not None and (bool(raw.get("f")) or lexicon.looks_like_follow_up(text))
+    # A refinement is recognised even without a previous turn (the reply then says so);
+    # only with one does it move the previous target.
+    follow_up = bool(raw.get("f")) or lexicon.looks_like_follow_up(text)
     contexts = lexicon.context_mentions(text)
     context = lexicon.canonical_context(raw.get("c")) or (contexts[0] if contexts else None)
     if context and contexts and context not in contexts and context not in lexicon.CONTEXT_WORDS:
@@ -168,8 +170,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         genre_terms = genre_terms or [t for t in previous.genre_terms if t not in exclude_genres]
         context = context or previous.context
     else:
-        emotion = moods or EmotionVector.uniform()
-        emotion = _shift_arousal(emotion, arousal_cue) if moods is None else emotion
+        emotion = _shift_arousal(moods or EmotionVector.uniform(), arousal_cue)
         style = StyleVector.from_mapping(dict.fromkeys(style_genres, 1.0)) if style_genres else None
     if style is not None:
         kept = [0.0 if g in exclude_genres else p for g, p in zip(GENRES, style.probs)]

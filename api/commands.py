@@ -1,9 +1,57 @@
-"""CLI commands of this package (see moodtune.cli.CommandLine)."""
+"""CLI commands of the integrations: serve (UI + HTTP API), mcp, review export."""
 
 from __future__ import annotations
 
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
 from moodtune.cli import CommandLine
+from moodtune.config import Settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.http import check_binding
+    from app import create_server_app
+
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    check_binding(settings)
+    print(
+        f"Moodtune at http://{settings.host}:{settings.port}/  (API: /api/v1, OpenAI-compatible: /v1/chat/completions, docs: /docs)"
+    )
+    uvicorn.run(create_server_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def _mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from api.mcp_server import build_mcp_server
+
+    build_mcp_server(settings).run(transport=args.transport)
+    return 0
+
+
+def _review_export(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.review import ReviewLog
+
+    out = Path(args.out)
+    summary = ReviewLog(settings).export(out / "review.jsonl", out / "verdicts.csv")
+    print(json.dumps(summary, indent=2))
+    return 0
 
 
 def register(cli: CommandLine) -> None:
-    """Add this package's commands to the `moodtune` CLI."""
+    parser = cli.add("serve", help="start the chat UI and the HTTP API (127.0.0.1:7860 by default)", handler=_serve)
+    parser.add_argument("--host", help="bind address; beyond localhost needs MOODTUNE_API_TOKEN")
+    parser.add_argument("--port", type=int)
+    parser = cli.add("mcp", help="serve the tools and recommend over MCP (for assistant apps)", handler=_mcp)
+    parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    parser = cli.add(
+        "export",
+        group="review",
+        help="write logged replies (JSONL) and verdicts (CSV) with a summary",
+        handler=_review_export,
+    )
+    parser.add_argument("--out", default="review-export", help="output folder")

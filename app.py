@@ -1,0 +1,276 @@
+"""Gradio UI: chat with streamed replies and recommendation cards, clip upload, profile, review.
+
+Run with `moodtune serve` (UI at /, API at /api/v1 and /v1 on the same port), or
+`python app.py`. Analytics are off; it binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import uuid
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+
+from agent.session import Moodtune
+from moodtune.config import Settings
+from moodtune.errors import MoodtuneError
+from moodtune.types import Reply
+
+CSS = """
+.mt-card {border:1px solid #ddd; border-radius:10px; padding:10px 12px; margin:8px 0; background:#fafafa}
+.mt-card h4 {margin:0 0 4px 0}
+.mt-badge {display:inline-block; font-size:11px; padding:1px 6px; border-radius:8px; background:#ffe9b3; margin-left:6px}
+.mt-bars {display:grid; grid-template-columns: 80px 1fr 1fr; gap:2px 8px; font-size:11px; margin-top:6px}
+.mt-bar {height:9px; border-radius:3px}
+.mt-parts {font-size:12px; color:#444; margin-top:4px}
+"""
+
+
+def _bar(value: float, colour: str) -> str:
+    return f'<div class="mt-bar" style="width:{max(1.0, 100 * value):.0f}%;background:{colour}" title="{100 * value:.0f}%"></div>'
+
+
+def vector_bars(track_dist: dict[str, float], target: dict[str, float] | None, *, top: int = 4) -> str:
+    """A small chart: the track's top values (blue) next to the request's target (grey)."""
+    names = sorted(track_dist, key=lambda n: -track_dist[n])[:top]
+    rows = [
+        f"<span>{n}</span>{_bar(track_dist[n], '#4a7bd0')}{_bar((target or {}).get(n, 0.0), '#b9b9b9')}" for n in names
+    ]
+    return '<div class="mt-bars"><b></b><b>track</b><b>request</b>' + "".join(rows) + "</div>"
+
+
+def cards_html(reply: Reply | None, wording: dict[int, str] | None = None) -> str:
+    if reply is None:
+        return "<p>Ask for some music to see recommendations here.</p>"
+    if not reply.recommendations:
+        return f"<p>{html.escape(reply.message)}</p>"
+    wording = wording or {}
+    target_moods = reply.intent.emotion.as_dict()
+    target_styles = reply.intent.style.as_dict() if reply.intent.style else None
+    out = []
+    for i, rec in enumerate(reply.recommendations):
+        track = rec.track
+        badge = '<span class="mt-badge">synthetic demo rendering</span>' if track.source.startswith("demo") else ""
+        text = wording.get(i) or rec.explanation.llm or rec.explanation.template
+        parts = " · ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in rec.scored.parts.items())
+        out.append(
+            f'<div class="mt-card" data-track-id="{html.escape(track.id)}"><h4>{rec.rank}. {html.escape(track.title)}{badge}</h4>'
+            f"<div>{html.escape(track.artist)} · {track.tempo:.0f} bpm · {html.escape(track.key)} {html.escape(track.mode)}</div>"
+            f'<div class="mt-expl">{html.escape(text)}</div><div class="mt-parts">score {rec.scored.total:.2f}: {parts}</div>'
+            f'<audio controls preload="none" src="/api/v1/tracks/{html.escape(track.id)}/audio"></audio>'
+            f"{vector_bars(track.emotion.as_dict(), target_moods)}{vector_bars(track.style.as_dict(), target_styles)}</div>"
+        )
+    return "".join(out)
+
+
+def profile_html(profile: dict) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in profile["counts"].items())
+    return (
+        f"<p>Feedback so far: {counts}</p><h4>Moods you like (u)</h4>{vector_bars(profile['moods'], None, top=8)}"
+        f"<h4>Styles you like (v)</h4>{vector_bars(profile['styles'], None, top=10)}"
+    )
+
+
+def review_html(reply: Reply) -> str:
+    rows = []
+    for rec in reply.recommendations:
+        parts = "".join(
+            f"<span>{n.replace('_', ' ')}</span>{_bar(min(1.0, abs(v)), '#d0874a' if n == 'repetition' else '#4a7bd0')}<span>{v:.3f}</span>"
+            for n, v in rec.scored.parts.items()
+        )
+        rows.append(
+            f'<div class="mt-card"><h4>{rec.rank}. {html.escape(rec.track.title)} — total {rec.scored.total:.3f}</h4>'
+            f'<div class="mt-bars">{parts}</div><div class="mt-expl"><b>Template:</b> {html.escape(rec.explanation.template)}</div>'
+            f'<div class="mt-expl"><b>LLM:</b> {html.escape(rec.explanation.llm or "(not used)")}</div>'
+            f"{vector_bars(rec.track.emotion.as_dict(), reply.intent.emotion.as_dict())}</div>"
+        )
+    intent = reply.intent
+    head = (
+        f"<p><b>Request:</b> {html.escape(reply.request)}<br><b>Understood:</b> top mood {intent.emotion.top}, "
+        f"valence {intent.valence:.2f}, arousal {intent.arousal:.2f}, strategy {intent.strategy}, exclusions "
+        f"{html.escape(', '.join(intent.exclude_genres + intent.exclude_artists) or 'none')}<br>"
+        f"<b>Versions:</b> {html.escape(str(dict(reply.versions)))} · {len(reply.candidates)} candidates scored</p>"
+    )
+    return head + "".join(rows)
+
+
+def build_ui(agent: Moodtune) -> gr.Blocks:
+    with gr.Blocks(title="Moodtune", analytics_enabled=False) as ui:
+        state = gr.BrowserState({"session_id": "", "user_id": "default"}, storage_key="moodtune")
+        last_reply = gr.State(None)
+        gr.Markdown(
+            "# Moodtune\nTell me what you'd like to hear, in English or 中文. Everything runs on this machine. "
+            "Demo tracks are **synthetic renderings** of public-domain scores and generated grooves."
+        )
+        with gr.Tab("Chat"):
+            chatbot = gr.Chatbot(label="Conversation", height=300)
+            with gr.Row():
+                message = gr.Textbox(
+                    placeholder="something calm but not sad for a rainy drive, no jazz",
+                    label="Request",
+                    scale=4,
+                    elem_id="mt-message",
+                )
+                send = gr.Button("Send", variant="primary", scale=1, elem_id="mt-send")
+            clip = gr.Audio(type="filepath", label="Find music like this clip (optional)", sources=["upload"])
+            cards = gr.HTML(cards_html(None), elem_id="mt-cards")
+            with gr.Row():
+                chosen = gr.Dropdown(label="Track", choices=[], interactive=True, scale=3, elem_id="mt-track")
+                up = gr.Button("👍", elem_id="mt-up", scale=0)
+                down = gr.Button("👎", elem_id="mt-down", scale=0)
+                skip = gr.Button("Skip", elem_id="mt-skip", scale=0)
+                more = gr.Button("More like this", elem_id="mt-more", scale=0)
+            status = gr.Markdown(elem_id="mt-status")
+        with gr.Tab("Profile"):
+            profile_view = gr.HTML()
+            with gr.Row():
+                refresh = gr.Button("Refresh")
+                reset = gr.Button("Reset my preferences", variant="stop")
+        with gr.Tab("Review"):
+            sessions = gr.Dropdown(label="Session", choices=[])
+            replies = gr.Dropdown(label="Reply", choices=[])
+            review_view = gr.HTML()
+            with gr.Row():
+                verdict_track = gr.Dropdown(label="Track (optional)", choices=[])
+                faithful = gr.Radio(["faithful", "unfaithful"], label="Explanation")
+                fits = gr.Radio(["fits", "does not fit"], label="Recommendation")
+            note = gr.Textbox(label="Note")
+            save_verdict = gr.Button("Record verdict")
+            verdict_status = gr.Markdown()
+
+        def ensure_session(browser: dict) -> dict:
+            if not browser.get("session_id"):
+                browser = {**browser, "session_id": uuid.uuid4().hex[:12]}
+            return browser
+
+        def history_messages(session_id: str) -> list[dict]:
+            messages = []
+            for reply in agent.history(session_id):
+                messages.append({"role": "user", "content": reply.request})
+                messages.append({"role": "assistant", "content": reply.message})
+            return messages
+
+        def on_load(browser: dict):
+            browser = ensure_session(browser or {})
+            history = agent.history(browser["session_id"])
+            reply = history[-1] if history else None
+            return browser, history_messages(browser["session_id"]), reply, cards_html(reply), track_choices(reply)
+
+        def track_choices(reply: Reply | None):
+            choices = [(f"{r.rank}. {r.track.title}", r.track.id) for r in (reply.recommendations if reply else [])]
+            return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+        def on_send(text: str, clip_path: str | None, browser: dict, chat: list):
+            browser = ensure_session(browser)
+            chat = [*(chat or []), {"role": "user", "content": text}]
+            try:
+                wording: dict[int, str] = {}
+                reply = None
+                for event in agent.stream(
+                    text, user_id=browser["user_id"], session_id=browser["session_id"], clip_path=clip_path
+                ):
+                    if event.kind == "reply":
+                        reply = event.reply
+                        chat = [*chat, {"role": "assistant", "content": reply.message}]
+                        yield browser, chat, reply, cards_html(reply), track_choices(reply), "", ""
+                    elif event.kind == "explanation_delta":
+                        wording[event.index] = wording.get(event.index, "") + event.text
+                        yield browser, chat, reply, cards_html(reply, wording), gr.update(), gr.update(), gr.update()
+                    elif event.kind == "done":
+                        reply = event.reply
+                        yield browser, chat, reply, cards_html(reply), gr.update(), gr.update(), "✓"
+            except MoodtuneError as exc:
+                chat = [*chat, {"role": "assistant", "content": str(exc)}]
+                yield browser, chat, gr.update(), gr.update(), gr.update(), gr.update(), f"⚠ {exc}"
+
+        outputs = [state, chatbot, last_reply, cards, chosen, message, status]
+        send.click(on_send, [message, clip, state, chatbot], outputs)
+        message.submit(on_send, [message, clip, state, chatbot], outputs)
+
+        def feedback(kind: str):
+            def handler(track_id: str | None, reply: Reply | None, browser: dict):
+                if not track_id:
+                    return "Pick a track first."
+                try:
+                    agent.feedback(
+                        user_id=browser["user_id"],
+                        track_id=track_id,
+                        kind=kind,
+                        reply_id=reply.reply_id if reply else None,
+                    )
+                except MoodtuneError as exc:
+                    return f"⚠ {exc}"
+                return f"Noted: {kind.replace('_', ' ')} for {agent.track(track_id).title}."
+
+            return handler
+
+        for button, kind in ((up, "up"), (down, "down"), (skip, "skip"), (more, "more_like_this")):
+            button.click(feedback(kind), [chosen, last_reply, state], [status])
+
+        refresh.click(lambda browser: profile_html(agent.profile(browser["user_id"])), [state], [profile_view])
+
+        def on_reset(browser: dict):
+            agent.reset_profile(browser["user_id"])
+            return profile_html(agent.profile(browser["user_id"]))
+
+        reset.click(on_reset, [state], [profile_view])
+
+        def list_sessions():
+            return gr.update(
+                choices=[
+                    (f"{s['session_id']} ({s['replies']} replies)", s["session_id"]) for s in agent.review.sessions()
+                ]
+            )
+
+        def list_replies(session_id: str | None):
+            found = agent.review.replies(session_id) if session_id else []
+            return gr.update(choices=[(r.request[:60], r.reply_id) for r in found], value=None)
+
+        def show_reply(reply_id: str | None):
+            if not reply_id:
+                return "", gr.update(choices=[])
+            reply = agent.review.reply(reply_id)
+            return review_html(reply), gr.update(choices=[(r.track.title, r.track.id) for r in reply.recommendations])
+
+        def record(reply_id, track_id, faithful_value, fits_value, note_text):
+            if not reply_id:
+                return "Open a reply first."
+            agent.review.record_verdict(
+                reply_id,
+                track_id=track_id or None,
+                explanation_faithful=None if faithful_value is None else faithful_value == "faithful",
+                fits=None if fits_value is None else fits_value == "fits",
+                note=note_text or "",
+            )
+            return "Verdict recorded."
+
+        sessions.focus(list_sessions, None, [sessions])
+        sessions.change(list_replies, [sessions], [replies])
+        replies.change(show_reply, [replies], [review_view, verdict_track])
+        save_verdict.click(record, [replies, verdict_track, faithful, fits, note], [verdict_status])
+        ui.load(on_load, [state], [state, chatbot, last_reply, cards, chosen])
+        ui.load(
+            lambda browser: profile_html(agent.profile((browser or {}).get("user_id", "default"))),
+            [state],
+            [profile_view],
+        )
+    return ui
+
+
+def create_server_app(settings: Settings, *, agent: Moodtune | None = None):
+    """FastAPI app serving the API under /api/v1 and /v1 and the Gradio UI at /."""
+    from api.http import create_app
+
+    agent = agent or Moodtune(settings)
+    api = create_app(settings, agent=agent)
+    return gr.mount_gradio_app(api, build_ui(agent), path="/", css=CSS)
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    settings = Settings.load()
+    uvicorn.run(create_server_app(settings), host=settings.host, port=settings.port)
