@@ -261,7 +261,7 @@ class EmotionModel:
         from transformers import AutoModel, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(directory / "encoder")
-        encoder = AutoModel.from_pretrained(directory / "encoder", torch_dtype=torch.float32).eval()
+        encoder = AutoModel.from_pretrained(directory / "encoder", dtype=torch.float32).eval()
         head = torch.nn.Linear(encoder.config.hidden_size, len(EKMAN_LABELS))
         head.load_state_dict({k: v.float() for k, v in load_file(str(directory / "ekman_head.safetensors")).items()})
         return cls(encoder, tokenizer, head, np.zeros((0, 0), np.float32), np.zeros(0, np.float32))
@@ -357,7 +357,9 @@ def train_emotion_model(
         },
         "heldout_mood_accuracy": mood_accuracy,
         "heldout_n": len(heldout),
-        "finetune_seconds": round(finetune_seconds, 1),
+        # A reused encoder was fine-tuned by an earlier run; its time is in that run's log.
+        "finetune_seconds": None if reuse_encoder else round(finetune_seconds, 1),
+        "encoder_reused": reuse_encoder,
         "total_seconds": round(time.perf_counter() - start, 1),
         "torch": torch.__version__,
     }
