@@ -217,8 +217,9 @@ class Moodtune:
                     kind="explanation_done", index=i, text=wording if grounded else rec.explanation.template
                 )
         final = replace(reply, recommendations=tuple(recommendations))
+        conversation = self._conversation(session_id)
         with self._lock:
-            self._conversation(session_id).replies.append(final)
+            conversation.replies.append(final)
         self.review.record(final)
         yield ReplyEvent(kind="done", reply=final)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from moodtune.config import Settings
+from moodtune.types import EmotionVector, StyleVector, Track
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,7 +17,84 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
-    """Settings whose home is an empty temp dir; the LLM path is kept from the environment."""
+    """Settings whose home, LLM path included, is an empty temp dir.
+
+    The real LLM's path is dropped here so that no test can write over it (the weight
+    assembly tests write to `resolved_llm_path`); tests about the model take `real_llm_path`.
+    """
     home = tmp_path / "home"
     monkeypatch.setenv("MOODTUNE_HOME", str(home))
+    monkeypatch.delenv("MOODTUNE_LLM_PATH", raising=False)
     return Settings.load(home=home).ensure_dirs()
+
+
+@pytest.fixture(scope="session")
+def real_llm_path() -> Path:
+    """The assembled GGUF that `./run.sh test` points MOODTUNE_LLM_PATH at."""
+    path = os.environ.get("MOODTUNE_LLM_PATH")
+    if not path:
+        pytest.skip("MOODTUNE_LLM_PATH is not set (./run.sh test sets it)")
+    return Path(path)
+
+
+class FakeLLM:
+    """Stands in for the local LLM in tests about the logic around it (never about the model)."""
+
+    name = "fake-llm"
+
+    def __init__(self, answer: dict | None = None, wording: str = "") -> None:
+        self.answer = answer or {"m": ["calm"], "x": [], "g": [], "t": [], "a": [], "xa": [], "xg": [], "c": "", "f": False,
+                                 "s": "match", "e": "", "music": True}
+        self.wording = wording
+        self.calls: list[list[dict]] = []
+        self.last_timing = {"completion_tokens": 0}
+
+    def generate_json(self, messages, *, schema, max_tokens):
+        self.calls.append(list(messages))
+        return dict(self.answer)
+
+    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None):
+        self.calls.append(list(messages))
+        return self.wording
+
+    def stream(self, messages, *, max_tokens, temperature=0.0, stop=None):
+        self.calls.append(list(messages))
+        for i in range(0, len(self.wording), 7):
+            yield self.wording[i : i + 7]
+
+
+@pytest.fixture
+def fake_llm():
+    return FakeLLM
+
+def make_track(
+    track_id: str,
+    *,
+    mood: str,
+    genre: str,
+    artist: str = "Artist",
+    title: str | None = None,
+    tempo: float = 100.0,
+    duration: float = 30.0,
+    source: str = "user",
+    genre_tag: str = "",
+    text: str = "",
+) -> Track:
+    return Track(
+        id=track_id,
+        path=f"/music/{track_id}.flac",
+        title=title or f"Song {track_id}",
+        artist=artist,
+        emotion=EmotionVector.blend([(EmotionVector.one_hot(mood), 0.8), (EmotionVector.uniform(), 0.2)]),
+        style=StyleVector.blend([(StyleVector.one_hot(genre), 0.8), (StyleVector.uniform(), 0.2)]),
+        tempo=tempo,
+        duration=duration,
+        source=source,
+        genre_tag=genre_tag,
+        text=text or f"{mood} {genre} song",
+    )
+
+
+@pytest.fixture
+def track_factory():
+    return make_track

@@ -1,0 +1,58 @@
+"""End-to-end quality: the whole agent (real LLM parse, real classifiers, real store) on the demo
+catalog, scored against the demo clips' ground truth, which ranking never reads.
+
+For each dev request that names a genre among the ten or a mood: precision@10 for genre
+(share of the top 10 whose true genre is one the request named), for mood (true mood in the
+request's accepted moods) and for both.
+
+    python -m bench.e2e_eval      (needs the demo catalog in MOODTUNE_HOME)
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from agent.session import Moodtune
+from bench.common import write_results
+from bench.parse_eval import DEV_SET, _norm_genre
+from catalog.demo import load_demo_truth
+from moodtune.config import Settings
+from moodtune.types import GENRES
+
+
+def main(settings: Settings | None = None) -> dict:
+    settings = settings or Settings.load()
+    truth = load_demo_truth(settings)
+    agent = Moodtune(settings)
+    rows = []
+    for line in (json.loads(x) for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()):
+        expect = line["expect"]
+        genres = [_norm_genre(g) for g in expect.get("genres", []) if _norm_genre(g) in GENRES]
+        moods = expect.get("moods_any", [])
+        if not genres and not moods:
+            continue
+        reply = agent.recommend(line["text"], user_id="e2e-bench", k=10, explain_top=0)
+        found = [truth.get(r.track.id, {}) for r in reply.recommendations]
+        row = {"text": line["text"], "returned": len(found), "true_genres": [f.get("genre") for f in found], "true_moods": [f.get("mood") for f in found]}
+        if genres:
+            row["genre_p10"] = sum(f.get("genre") in genres for f in found) / 10
+        if moods:
+            row["mood_p10"] = sum(f.get("mood") in moods for f in found) / 10
+        if genres and moods:
+            row["both_p10"] = sum(f.get("genre") in genres and f.get("mood") in moods for f in found) / 10
+        rows.append(row)
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in rows if key in r]
+        return round(float(np.mean(values)), 4) if values else None
+
+    figures = {"requests": len(rows), "genre_precision_at_10": mean("genre_p10"), "mood_precision_at_10": mean("mood_p10"),
+               "both_precision_at_10": mean("both_p10"), "catalog": "demo-synthetic (300 clips)", "rows": rows}
+    write_results("e2e", figures)
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Turn latency on this machine over the dev requests: time to the ranked list, to the first
+explanation token, and to the whole reply with 5 explanations.
+
+    python -m bench.turn_latency      (needs the demo catalog and the LLM in MOODTUNE_HOME)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from agent.session import Moodtune
+from bench.common import write_results
+from bench.parse_eval import DEV_SET
+from moodtune.config import Settings
+
+
+def main(settings: Settings | None = None, limit: int | None = None) -> dict:
+    settings = settings or Settings.load()
+    agent = Moodtune(settings)
+    texts = [json.loads(x)["text"] for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()][:limit]
+    agent.recommend("warm up: calm piano", user_id="latency-bench", explain_top=1)  # loads every model, fills caches
+    ranked, first_token, whole = [], [], []
+    for text in texts:
+        start = time.perf_counter()
+        first = None
+        for event in agent.stream(text, user_id="latency-bench", explain_top=5):
+            now = time.perf_counter() - start
+            if event.kind == "reply":
+                ranked.append(now)
+            elif event.kind == "explanation_delta" and first is None:
+                first = now
+            elif event.kind == "done":
+                whole.append(now)
+        first_token.append(first if first is not None else whole[-1])
+
+    def stats(values: list[float]) -> dict:
+        return {"p50_s": round(float(np.median(values)), 2), "p95_s": round(float(np.percentile(values, 95)), 2)}
+
+    figures = {"requests": len(texts), "ranked_list": stats(ranked), "first_explanation_token": stats(first_token),
+               "whole_reply_5_explanations": stats(whole), "llm_threads": settings.llm_threads}
+    write_results("latency", figures)
+    return figures
+
+
+if __name__ == "__main__":
+    main()

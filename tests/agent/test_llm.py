@@ -1,0 +1,45 @@
+"""The LLM adapter: clear errors for missing or corrupt weights; a real load and generate (marked llm)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from agent.llm import LocalLLM
+from moodtune.errors import LLMError, ModelMissingError
+
+
+def test_missing_model_names_the_fix(settings):
+    with pytest.raises(ModelMissingError, match="missing") as info:
+        LocalLLM.load(replace(settings, llm_path=settings.home / "nope.gguf"))
+    assert "moodtune setup" in info.value.hint
+
+
+def test_corrupt_model_is_an_llm_error(settings):
+    bad = settings.home / "corrupt.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 1024)
+    with pytest.raises(LLMError, match="could not be loaded"):
+        LocalLLM.load(replace(settings, llm_path=bad))
+
+
+@pytest.fixture(scope="module")
+def real_llm(real_llm_path):
+    from moodtune.config import Settings
+
+    return LocalLLM.load(Settings.load(llm_path=real_llm_path))
+
+
+@pytest.mark.llm
+def test_real_model_loads_and_generates(real_llm):
+    text = real_llm.generate([{"role": "user", "content": "Say the word hello."}], max_tokens=8)
+    assert "hello" in text.lower()
+    streamed = "".join(real_llm.stream([{"role": "user", "content": "Count: 1, 2, 3,"}], max_tokens=6))
+    assert streamed.strip()
+
+
+@pytest.mark.llm
+def test_real_model_json_follows_the_schema(real_llm):
+    schema = {"type": "object", "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}}, "required": ["mood"]}
+    value = real_llm.generate_json([{"role": "user", "content": "I just lost my dog. Which mood: happy or sad?"}], schema=schema, max_tokens=20)
+    assert value == {"mood": "sad"}

@@ -1,0 +1,67 @@
+"""A real uvicorn server on a free 127.0.0.1 port, serving a real store and a fake LLM."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import replace
+
+import httpx
+import pytest
+import uvicorn
+
+from agent.session import Moodtune
+from catalog.store import CatalogStore
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(app) -> str:
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def demo_agent(settings, track_factory, fake_llm, tmp_path):
+    from catalog.demo import plan_clips, render_plan
+
+    store = CatalogStore.open(settings)
+    tracks = [track_factory(f"t{i}", mood=m, genre=g, artist=f"Artist {i}", title=f"Song {i}")
+              for i, (m, g) in enumerate([("calm", "jazz"), ("sad", "blues"), ("happy", "pop"), ("energetic", "rock"), ("calm", "classical")])]
+    clip = render_plan(plan_clips()[0], tmp_path / "audio", seconds=4.0)
+    tracks[0] = tracks[0].with_(path=str(clip), source="demo-synthetic")
+    store.upsert(tracks)
+    answer = {"m": ["calm"], "x": [], "g": [], "t": [], "a": [], "xa": [], "xg": [], "c": "", "f": False, "s": "match", "e": "", "music": True}
+    return Moodtune(settings, llm=fake_llm(answer, "1. Calm and slow.\n2. Gentle.\n"), store=store)
+
+
+@pytest.fixture
+def with_token(settings):
+    return replace(settings, api_token="s3cret", host="0.0.0.0")
+
+
+@pytest.fixture
+def client():
+    with httpx.Client(timeout=60) as http:
+        yield http

@@ -1,0 +1,57 @@
+"""Ingesting a folder of real rendered clips into a real temporary Chroma store."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from catalog.demo import plan_clips, render_plan
+from catalog.ingest import ingest_folder
+from catalog.store import CatalogStore
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("library")
+    plans = plan_clips()
+    for plan in (plans[0], plans[60], plans[200]):
+        render_plan(plan, folder / "albums", seconds=8.0)
+    (folder / "albums" / "broken.mp3").write_bytes(b"ID3\x03\x00\x00\x00" + b"\x00" * 50)
+    (folder / "albums" / "cover.bmp").write_bytes(b"BM")
+    first = next((folder / "albums").glob("*.flac"))
+    first.with_suffix(".lrc").write_text("[00:01.00]tears fall like rain tonight\n[00:05.00]I miss you so\n")
+    return folder
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ingest_then_reingest_is_a_no_op(settings, library, workers):
+    summary = ingest_folder(settings, library, workers=workers, progress=False)
+    assert summary.added == 3
+    assert list(summary.failed) == [str(library / "albums" / "broken.mp3")]
+    assert "not an audio format" in summary.skipped[str(library / "albums" / "cover.bmp")]
+    store = CatalogStore.open(settings)
+    tracks = list(store.iter_tracks())
+    assert len(tracks) == 3
+    for track in tracks:
+        assert sum(track.emotion.probs) == pytest.approx(1.0) and sum(track.style.probs) == pytest.approx(1.0)
+        assert track.title and track.artist.endswith("(synthetic demo)") and track.tempo > 0 and track.key
+        assert "audio_emotion" in track.extra and "provenance" in track.extra
+    with_lyrics = [t for t in tracks if not t.instrumental]
+    assert len(with_lyrics) == 1 and "tears fall" in with_lyrics[0].text
+    assert with_lyrics[0].extra["fusion_text_weight"] == settings.fusion_text_weight_with_lyrics
+    again = ingest_folder(settings, library, workers=workers, progress=False)
+    assert (again.added, again.unchanged) == (0, 3) and store.count() == 3
+
+
+def test_renamed_file_updates_path_without_duplicating(settings, library, tmp_path):
+    copy = tmp_path / "lib"
+    shutil.copytree(library, copy)
+    ingest_folder(settings, copy, workers=1, progress=False)
+    original = next((copy / "albums").glob("*.flac"))
+    renamed = original.with_name("renamed.flac")
+    original.rename(renamed)
+    summary = ingest_folder(settings, copy, workers=1, progress=False)
+    store = CatalogStore.open(settings)
+    assert summary.updated == 1 and store.count() == 3
+    assert any(t.path == str(renamed.resolve()) for t in store.iter_tracks())

@@ -1,0 +1,75 @@
+"""Audio features (GTZAN recipe), the SVM style tool and audio mood on real rendered clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from catalog.render import render_midi
+from moodtune.errors import AudioReadError
+from tools.audio_features import GTZAN_COLUMNS, extract_features
+from tools.style import classify_style, emotion_from_valence_arousal
+
+
+def strings_piece(seconds: float = 8.0) -> pretty_midi.PrettyMIDI:
+    midi = pretty_midi.PrettyMIDI(initial_tempo=70)
+    for program, base in ((48, 48), (48, 55), (48, 64)):
+        inst = pretty_midi.Instrument(program=program)
+        for i, step in enumerate([0, 4, 7, 5, 4, 2, 0, 0] * 2):
+            inst.notes.append(pretty_midi.Note(velocity=60, pitch=base + step, start=i * 0.5, end=i * 0.5 + 0.5))
+        midi.instruments.append(inst)
+    return midi
+
+
+def drum_piece(seconds: float = 8.0) -> pretty_midi.PrettyMIDI:
+    midi = pretty_midi.PrettyMIDI(initial_tempo=170)
+    drums = pretty_midi.Instrument(program=0, is_drum=True)
+    guitar = pretty_midi.Instrument(program=30)
+    for i in range(int(seconds * 8)):
+        t = i * 0.125
+        drums.notes.append(pretty_midi.Note(velocity=120, pitch=36 if i % 2 == 0 else 42, start=t, end=t + 0.05))
+        if i % 4 == 2:
+            drums.notes.append(pretty_midi.Note(velocity=120, pitch=38, start=t, end=t + 0.05))
+        guitar.notes.append(pretty_midi.Note(velocity=120, pitch=40 + (i // 8) % 3, start=t, end=t + 0.12))
+    midi.instruments += [drums, guitar]
+    return midi
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return {"strings": render_midi(strings_piece(), folder / "strings.flac"), "drums": render_midi(drum_piece(), folder / "drums.wav")}
+
+
+def test_features_have_every_gtzan_column(clips):
+    features = extract_features(clips["strings"])
+    assert list(features.gtzan) == list(GTZAN_COLUMNS)
+    assert np.all(np.isfinite(features.vector()))
+    assert features.mode in ("major", "minor") and features.duration == pytest.approx(9.0, abs=1.5)
+
+
+def test_style_vector_is_a_distribution_and_tells_strings_from_drums(clips):
+    strings, drums = classify_style(clips["strings"]), classify_style(clips["drums"])
+    for result in (strings, drums):
+        assert sum(result.style.probs) == pytest.approx(1.0)
+        assert sum(result.audio_mood.probs) == pytest.approx(1.0)
+    assert strings.style["classical"] > drums.style["classical"]
+    assert drums.arousal > strings.arousal
+
+
+@pytest.mark.parametrize(("valence", "arousal", "mood"), [(0.8, 0.5, "happy"), (-0.7, -0.5, "sad"), (0.4, -0.7, "calm"), (-0.75, 0.75, "angry")])
+def test_audio_mood_follows_the_circumplex(valence, arousal, mood):
+    assert emotion_from_valence_arousal(valence, arousal).top == mood
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("empty.mp3", b"", "empty"),
+    ("broken.flac", b"fLaC\x00\x00garbage" * 10, "could not be decoded"),
+    ("notes.txt", b"hello", "not a supported audio format"),
+])
+def test_unreadable_audio_is_a_clear_error(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(AudioReadError, match=reason):
+        extract_features(path)
