@@ -55,10 +55,11 @@ def cards_html(reply: Reply | None, wording: dict[int, str] | None = None) -> st
         track = rec.track
         badge = '<span class="mt-badge">synthetic demo rendering</span>' if track.source.startswith("demo") else ""
         text = wording.get(i) or rec.explanation.llm or rec.explanation.template
+        key = f" · {html.escape(track.key)} {html.escape(track.mode)}" if track.key else ""
         parts = " · ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in rec.scored.parts.items())
         out.append(
             f'<div class="mt-card" data-track-id="{html.escape(track.id)}"><h4>{rec.rank}. {html.escape(track.title)}{badge}</h4>'
-            f"<div>{html.escape(track.artist)} · {track.tempo:.0f} bpm · {html.escape(track.key)} {html.escape(track.mode)}</div>"
+            f"<div>{html.escape(track.artist)} · {track.tempo:.0f} bpm{key}</div>"
             f'<div class="mt-expl">{html.escape(text)}</div><div class="mt-parts">score {rec.scored.total:.2f}: {parts}</div>'
             f'<audio controls preload="none" src="/api/v1/tracks/{html.escape(track.id)}/audio"></audio>'
             f"{vector_bars(track.emotion.as_dict(), target_moods)}{vector_bars(track.style.as_dict(), target_styles)}</div>"
@@ -119,8 +120,8 @@ def build_ui(agent: Moodtune) -> gr.Blocks:
             cards = gr.HTML(cards_html(None), elem_id="mt-cards")
             with gr.Row():
                 chosen = gr.Dropdown(label="Track", choices=[], interactive=True, scale=3, elem_id="mt-track")
-                up = gr.Button("👍", elem_id="mt-up", scale=0)
-                down = gr.Button("👎", elem_id="mt-down", scale=0)
+                up = gr.Button("👍 Like", elem_id="mt-up", scale=0)
+                down = gr.Button("👎 Not for me", elem_id="mt-down", scale=0)
                 skip = gr.Button("Skip", elem_id="mt-skip", scale=0)
                 more = gr.Button("More like this", elem_id="mt-more", scale=0)
             status = gr.Markdown(elem_id="mt-status")

@@ -10,7 +10,8 @@ TEST_HOME=${MOODTUNE_TEST_HOME:-$PWD/.moodtune-home}
 
 install() {
   local stamp="$VENV/.moodtune-install" want
-  want=$(cat pyproject.toml run.sh | sha256sum | cut -c1-16)
+  # Reinstall when the dependencies or these steps change, not on every edit of this script.
+  want=$( (cat pyproject.toml; declare -f install) | sha256sum | cut -c1-16)
   if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
   echo "== installing into $VENV (first time: ~10 min, most of it building llama-cpp-python)"
   [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
@@ -25,6 +26,15 @@ install() {
   echo "$want" > "$stamp"
 }
 
+browser() {
+  # The UI test drives a real headless Chromium (Debian's packages; no download at test time).
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  echo "== installing Chromium and ChromeDriver for the browser test"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 case "${1:-up}" in
   up)
     install
@@ -33,6 +43,8 @@ case "${1:-up}" in
     ;;
   test)
     install
+    browser
+    export MOODTUNE_REQUIRE_BROWSER=1
     "$VENV/bin/ruff" check .
     # The tests that use the real LLM find it here; everything else uses temporary homes.
     "$VENV/bin/moodtune" --home "$TEST_HOME" setup --no-demo

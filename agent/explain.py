@@ -100,19 +100,19 @@ def template_explanation(facts: dict[str, Any], *, language: str) -> str:
             else "情绪完全来自音频分析"
         )
         mode = "大调" if facts["mode"] == "major" else "小调"
+        key_zh = f"，{facts['key']}{mode}" if facts["key"] else ""
         return (
             f"《{facts['title']}》：情绪为{MOOD_ZH[m1]} {p1}%、{MOOD_ZH[m2]} {p2}%，风格{GENRE_ZH[g1]} {q1}%，"
-            f"{facts['tempo']} BPM，{facts['key']}{mode}（{fusion}）。{scores}。"
+            f"{facts['tempo']} BPM{key_zh}（{fusion}）。{scores}。"
         )
     fusion = (
         f"mood read {facts['text_weight']}% from its words, {100 - facts['text_weight']}% from the audio"
         if facts["text_weight"]
         else "mood read from the audio alone"
     )
-    return (
-        f"{facts['title']}: {m1} {p1}% / {m2} {p2}%, {g1} {q1}%, {facts['tempo']} bpm in {facts['key']} {facts['mode']} "
-        f"({fusion}). {scores.capitalize()}."
-    )
+    # Tracks whose key could not be estimated have none; say nothing rather than "in ".
+    key = f" in {facts['key']} {facts['mode']}" if facts["key"] else ""
+    return f"{facts['title']}: {m1} {p1}% / {m2} {p2}%, {g1} {q1}%, {facts['tempo']} bpm{key} ({fusion}). {scores.capitalize()}."
 
 
 def facts_line(index: int, facts: dict[str, Any], *, language: str) -> str:

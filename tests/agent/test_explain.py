@@ -26,6 +26,15 @@ def test_template_numbers_all_come_from_the_facts(facts, language):
     assert is_grounded(text, data, intent)
 
 
+@pytest.mark.parametrize(("language", "key", "mode", "expected"), [
+    ("en", "D", "minor", " in D minor"), ("en", "", "major", "bpm ("), ("zh", "D", "minor", "D小调"), ("zh", "", "major", "BPM（"),
+])
+def test_template_names_the_key_only_when_known(facts, language, key, mode, expected):
+    data, _ = facts
+    text = template_explanation({**data, "key": key, "mode": mode}, language=language)
+    assert expected in text and " in  " not in text and "bpm in (" not in text
+
+
 @pytest.mark.parametrize(("sentence", "grounded"), [
     ("Blue Harbour is calm at 84 bpm, a fine fit for your rainy drive.", True),
     ("A calm jazz piece, 0.91 mood match.", True),
