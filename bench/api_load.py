@@ -49,8 +49,8 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start in 180 s")
 
 
-def main(clients: int = 8, seconds: float = 60.0) -> dict:
-    settings = Settings.load()
+def main(settings: Settings | None = None, clients: int = 8, seconds: float = 60.0) -> dict:
+    settings = settings or Settings.load()
     port = free_port()
     server = start_server(settings, port)
     base = f"http://127.0.0.1:{port}"
@@ -119,4 +119,4 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    main(args.clients, args.seconds)
+    main(clients=args.clients, seconds=args.seconds)

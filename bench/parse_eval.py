@@ -67,8 +67,8 @@ def score(intent: Intent, expect: dict) -> dict[str, bool]:
     return results
 
 
-def main(path: Path = DEV_SET) -> dict:
-    settings = Settings.load()
+def main(settings: Settings | None = None, path: Path = DEV_SET) -> dict:
+    settings = settings or Settings.load()
     llm = LocalLLM.load(settings)
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     parse_request("warm-up: calm piano", llm=llm, settings=settings)  # fills the prompt-prefix cache
@@ -116,4 +116,4 @@ def main(path: Path = DEV_SET) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--file", type=Path, default=DEV_SET)
-    main(parser.parse_args().file)
+    main(path=parser.parse_args().file)

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tools.commands",
     "agent.commands",
     "api.commands",
+    "bench.commands",
 )
 
 # Commands that only group subcommands (`moodtune train emotion`, `moodtune catalog stats`).

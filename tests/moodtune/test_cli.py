@@ -32,6 +32,12 @@ def test_expected_commands_exist():
         "train emotion",
         "train style",
         "catalog stats",
+        "catalog build-demo",
+        "serve",
+        "mcp",
+        "review export",
+        "bench parse",
+        "bench latency",
     } <= names
 
 
