@@ -107,7 +107,7 @@ def build_ui(agent: Moodtune) -> gr.Blocks:
             "Demo tracks are **synthetic renderings** of public-domain scores and generated grooves."
         )
         with gr.Tab("Chat"):
-            chatbot = gr.Chatbot(label="Conversation", height=300)
+            chatbot = gr.Chatbot(label="Conversation", height=300, elem_id="mt-chat")
             with gr.Row():
                 message = gr.Textbox(
                     placeholder="something calm but not sad for a rainy drive, no jazz",

@@ -28,11 +28,12 @@ install() {
 
 browser() {
   # The UI test drives a real headless Chromium (Debian's packages; no download at test time).
-  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
-  echo "== installing Chromium and ChromeDriver for the browser test"
+  # With the CJK and emoji fonts, the Chinese test's screenshot is readable.
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null && [[ -d /usr/share/fonts/opentype/noto ]]; then return; fi
+  echo "== installing Chromium, ChromeDriver and fonts for the browser test"
   local sudo=""
   [[ $(id -u) -eq 0 ]] || sudo=sudo
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji >/dev/null
 }
 
 case "${1:-up}" in

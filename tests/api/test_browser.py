@@ -35,7 +35,11 @@ def browser():
     driver.quit()
 
 
-def test_chat_cards_and_feedback_in_a_real_browser(serve, demo_agent, settings, browser):
+@pytest.mark.parametrize(("request_text", "explanation_word"), [
+    ("calm music for reading", "bpm"),
+    ("适合读书的安静音乐", "情绪"),
+], ids=["en", "zh"])
+def test_chat_cards_and_feedback_in_a_real_browser(serve, demo_agent, settings, browser, request_text, explanation_word):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -46,20 +50,25 @@ def test_chat_cards_and_feedback_in_a_real_browser(serve, demo_agent, settings, 
     browser.get(base + "/")
     wait = WebDriverWait(browser, 60)
     box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "#mt-message textarea")))
-    box.send_keys("calm music for reading")
+    box.send_keys(request_text)
     browser.find_element(By.CSS_SELECTOR, "#mt-send").click()
 
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")) >= 3)
     cards = browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")
     shown_ids = [card.get_attribute("data-track-id") for card in cards]
     assert set(shown_ids) <= {track.id for track in demo_agent.store.iter_tracks()}
-    assert "emotion match" in cards[0].text and "score" in cards[0].text
+    assert "score" in cards[0].text and any(explanation_word in card.text for card in cards)
     assert cards[0].find_elements(By.TAG_NAME, "audio"), "every card offers its audio"
     wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)
 
     browser.find_element(By.CSS_SELECTOR, "#mt-up").click()
     wait.until(lambda d: "Noted: up" in d.find_element(By.ID, "mt-status").text)
     SCREENSHOTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / "ui.png"))
+    browser.save_screenshot(str(SCREENSHOTS / f"ui-{'zh' if explanation_word == '情绪' else 'en'}.png"))
     # A browser without a stored identity is the local "default" user.
     assert demo_agent.profile("default")["counts"].get("up", 0) == 1
+
+    # The conversation survives a reload: the browser keeps its session id.
+    browser.refresh()
+    wait.until(lambda d: request_text in d.find_element(By.CSS_SELECTOR, "#mt-chat").text)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")) >= 3)
