@@ -95,8 +95,12 @@ OTHER_GENRE_TERMS: dict[str, str] = {
     "drum and bass": "drum and bass",
     "synthwave": "synthwave",
     "soundtrack": "soundtrack",
+    "dance music": "dance",
+    "dance-pop": "dance",
+    "acoustic": "acoustic",
     "民谣": "folk",
     "电子": "electronic",
+    "舞曲": "dance",
     "古风": "chinese traditional",
     "国风": "chinese traditional",
 }
@@ -217,7 +221,12 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "childhood",
         "memories",
         "good old days",
+        "grandparents",
+        "used to play",
+        "used to listen",
+        "sounds like home",
         "怀旧",
+        "想念家乡",
         "老歌",
         "经典老歌",
         "回忆",
@@ -239,6 +248,8 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "tense": (
         "tense",
+        "spooky",
+        "halloween",
         "suspense",
         "suspenseful",
         "anxious",
@@ -288,6 +299,22 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "barbecue": ("barbecue", "bbq", "cookout", "烧烤"),
     "birthday": ("birthday", "生日"),
     "date": ("date night", "date", "约会"),
+}
+
+# The mood an activity implies when the request names none ("reggae for a barbecue" is happy).
+CONTEXT_MOODS: dict[str, str] = {
+    "party": "happy",
+    "barbecue": "happy",
+    "birthday": "happy",
+    "cooking": "happy",
+    "wedding": "romantic",
+    "date": "romantic",
+    "relaxing": "calm",
+    "yoga": "calm",
+    "sleep": "calm",
+    "study": "calm",
+    "workout": "energetic",
+    "running": "energetic",
 }
 
 HIGH_AROUSAL_WORDS = (
@@ -488,3 +515,20 @@ def is_genre(term: str) -> bool:
 def canonical_genre(term: str) -> str:
     lowered = term.strip().lower()
     return ALL_GENRE_TERMS.get(lowered, lowered)
+
+
+# "songs like Bob Dylan", "by Nas or Wu-Tang Clan": capitalised names after like/by/from.
+_NAME = r"[A-Z][\w'.&-]*(?:\s+(?:[A-Z][\w'.&-]*|of|the|and))*"
+_ARTIST_AFTER = re.compile(rf"\b(?:like|by|from|artists? such as)\s+({_NAME}(?:\s*(?:,|or|and)\s*{_NAME})*)")
+_NOT_NAMES = {"I", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Christmas", "Halloween"}
+
+
+def artist_mentions(text: str) -> list[str]:
+    """Capitalised names the user put after "like", "by" or "from" (English text only)."""
+    names: list[str] = []
+    for match in _ARTIST_AFTER.finditer(text):
+        for name in re.split(r"\s*(?:,|\bor\b|\band\b)\s*", match.group(1)):
+            name = name.strip()
+            if name and name not in _NOT_NAMES and not is_genre(name) and name not in names:
+                names.append(name)
+    return names

@@ -21,6 +21,7 @@ from prompts import load_prompt
 
 # Weights of the 1st, 2nd and 3rd mood the model lists.
 RANK_WEIGHTS = (0.6, 0.25, 0.15)
+MODEL_WEIGHT_UNDER_CUES = 0.25
 # How far a follow-up moves the previous target towards the new reading.
 FOLLOW_UP_STEP = 0.5
 MAX_OUTPUT_TOKENS = 120
@@ -82,10 +83,13 @@ def _mood_distribution(listed: list[str], lexicon_counts: dict[str, int], exclud
             weights[mood] += RANK_WEIGHTS[rank]
     total_cues = sum(lexicon_counts.values())
     if total_cues:
-        # Words the user actually wrote correct the model (e.g. 怀旧 -> nostalgic), 40 % of the mass.
-        scale = 0.4 if any(weights.values()) else 1.0
-        for mood, count in lexicon_counts.items():
-            weights[mood] += scale * count / total_cues
+        # Mood words the user wrote outrank the model's guess (怀旧 is nostalgic, whatever the
+        # model says); the model's moods keep a quarter weight, as a tie-breaker and a blend.
+        model_total = sum(weights.values()) or 1.0
+        weights = {
+            mood: lexicon_counts.get(mood, 0) / total_cues + MODEL_WEIGHT_UNDER_CUES * weights[mood] / model_total
+            for mood in weights
+        }
     for mood in excluded:
         weights[mood] = 0.0
     if not any(weights.values()):
@@ -141,7 +145,14 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         target = exclude_artists if lexicon.artist_negated(name, text) else artists
         if name not in target:
             target.append(name)
+    if not artists and language == "en":
+        # The small model sometimes drops a name the user clearly wrote ("like Bob Dylan").
+        artists = [n for n in lexicon.artist_mentions(text) if n not in exclude_artists and not lexicon.artist_negated(n, text)]
 
+    # When the text names an activity with a typical mood and no mood word, the activity speaks.
+    if not mood_counts:
+        implied = [lexicon.CONTEXT_MOODS[c] for c in lexicon.context_mentions(text) if c in lexicon.CONTEXT_MOODS]
+        mood_counts = {implied[0]: 1} if implied and implied[0] not in negated_moods else {}
     moods = _mood_distribution(raw.get("m", []), mood_counts, [*raw.get("x", []), *negated_moods])
     arousal_cue = lexicon.arousal_cue(text)
     # A refinement is recognised even without a previous turn (the reply then says so);

@@ -379,15 +379,31 @@ def generate_groove(plan: ClipPlan, *, seconds: float = 36.0):
     return midi
 
 
+CORPUS_MEASURES = 40
+
+
 def corpus_midi(plan: ClipPlan, *, seconds: float = 40.0):
     """A corpus score re-voiced for the plan's mood (tempo, dynamics, instruments)."""
     import pretty_midi
-    from music21 import converter
+    from music21 import bar, converter, repeat
     from music21 import midi as m21midi
 
     _, tempo_factor, velocity, shift, _ = MOOD_FEEL[plan.mood]
-    score = converter.parse(plan.corpus_path)
-    data = m21midi.translate.streamToMidiFile(score).writestr()
+    # Only the opening is played; cutting the score first keeps long works (a late quartet is
+    # 30 minutes) fast to convert and under pretty_midi's tick limit.
+    score = converter.parse(plan.corpus_path).measures(0, CORPUS_MEASURES)
+    try:
+        data = m21midi.translate.streamToMidiFile(score).writestr()
+    except repeat.ExpanderException:
+        # A few corpus scores have repeat marks music21 cannot expand; play them straight through.
+        for mark in list(score.recurse().getElementsByClass(repeat.RepeatExpression)):
+            mark.activeSite.remove(mark)
+        for measure in score.recurse().getElementsByClass("Measure"):
+            if isinstance(measure.leftBarline, bar.Repeat):
+                measure.leftBarline = None
+            if isinstance(measure.rightBarline, bar.Repeat):
+                measure.rightBarline = None
+        data = m21midi.translate.streamToMidiFile(score).writestr()
     import io
 
     source = pretty_midi.PrettyMIDI(io.BytesIO(data))

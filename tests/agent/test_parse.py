@@ -49,6 +49,30 @@ def test_lexicon_corrects_the_model_for_chinese_nostalgia(settings, fake_llm):
     assert intent.emotion["nostalgic"] > 0.3
 
 
+@pytest.mark.parametrize(("text", "model_moods", "top"), [
+    ("想念家乡，来几首怀旧的民谣", ["romantic"], "nostalgic"),
+    ("songs my grandparents used to play", ["calm"], "nostalgic"),
+    ("Reggae vibes for a barbecue with friends", ["energetic"], "happy"),
+    ("Spooky background music for a Halloween party", ["happy"], "tense"),
+    ("something for my workout", ["calm"], "energetic"),
+    ("jazz please", ["calm"], "calm"),
+])
+def test_words_the_user_wrote_decide_the_top_mood(settings, fake_llm, text, model_moods, top):
+    intent = parse_request(text, llm=fake_llm(answer(m=model_moods)), settings=settings)
+    assert intent.emotion.top == top
+
+
+@pytest.mark.parametrize(("text", "model_artists", "artists", "excluded"), [
+    ("Songs like Bob Dylan but sadder", [], ["Bob Dylan"], []),
+    ("old-school hip hop, like Nas or Wu-Tang Clan", ["Nas"], ["Nas"], []),
+    ("Blues but not Eric Clapton", [], [], []),
+    ("music for a Sunday morning like Norah Jones", [], ["Norah Jones"], []),
+])
+def test_named_artists_are_kept_even_when_the_model_drops_them(settings, fake_llm, text, model_artists, artists, excluded):
+    intent = parse_request(text, llm=fake_llm(answer(a=model_artists)), settings=settings)
+    assert list(intent.artists) == artists and list(intent.exclude_artists) == excluded
+
+
 def test_follow_up_moves_the_previous_target(settings, fake_llm):
     previous = Intent(emotion=EmotionVector.one_hot("calm"), style=StyleVector.from_mapping({"jazz": 1, "classical": 1}),
                       exclude_genres=("metal",), text="calm jazz or classical")
