@@ -59,6 +59,7 @@ def main(settings: Settings | None = None) -> dict:
         png = plot(mean_curve, curves)
         figures = {"users": "simulated: one per genre, hidden taste = that genre (ground truth of the demo clips)",
                    "rounds": ROUNDS, "precision_at_10_by_round": mean_curve, "per_user": {g: [round(x, 3) for x in c] for g, c in curves.items()},
+                   "gain_first_to_last": round(mean_curve[-1] - mean_curve[0], 4),
                    "rises": all(b >= a for a, b in itertools.pairwise(mean_curve)) and mean_curve[-1] > mean_curve[0],
                    "png": png.name}
         write_results("adaptation", figures)

@@ -130,6 +130,7 @@ def _build_track(
             "provenance": tags.get("comment", ""),
             "loudness_db": round(result.features.loudness_db, 2),
             "onset_rate": round(result.features.onset_rate, 3),
+            "models": analysis_versions(),
         },
     )
 
@@ -154,6 +155,14 @@ def _text_emotions(texts: list[str]):
     for i, vector in zip(readable, vectors):
         out[i] = vector
     return out
+
+
+def analysis_versions() -> dict[str, str]:
+    """The model versions a track's vectors come from; a track from older models is re-analysed."""
+    from tools.emotion_model import ARTEFACT_VERSION as EMOTION_VERSION
+    from tools.style import ARTEFACT_VERSION as STYLE_VERSION
+
+    return {"emotion": EMOTION_VERSION, "style": STYLE_VERSION}
 
 
 def ingest_folder(
@@ -184,13 +193,17 @@ def ingest_folder(
             summary.failed[str(path)] = f"unreadable: {exc.strerror or exc}"
     existing = {t.id: t for t in store.get(list(set(ids.values())))}
     todo: list[Path] = []
+    stale: set[str] = set()
     seen: set[str] = set()
     for path, track_id in ids.items():
         if track_id in seen:
             summary.unchanged += 1  # a byte-identical copy of a file already in this run
             continue
         seen.add(track_id)
-        if track_id in existing:
+        if track_id in existing and existing[track_id].extra.get("models") != analysis_versions():
+            todo.append(path)  # analysed by older models: analyse again (the upsert replaces it)
+            stale.add(track_id)
+        elif track_id in existing:
             if existing[track_id].path != str(path.resolve()) and not Path(existing[track_id].path).exists():
                 store.upsert([existing[track_id].with_(path=str(path.resolve()))])
                 summary.updated += 1
@@ -214,7 +227,8 @@ def ingest_folder(
             for (p, a), te in zip(pending, text_emotions)
         ]
         store.upsert(tracks, text_embeddings=embed_texts([embedding_text(t) for t in tracks]))
-        summary.added += len(tracks)
+        summary.updated += sum(t.id in stale for t in tracks)
+        summary.added += sum(t.id not in stale for t in tracks)
         pending.clear()
 
     def handle(path_str: str, analysed: dict) -> None:

@@ -60,7 +60,9 @@ class Settings:
     log_level: str = "WARNING"
     # A track's emotion = w * text emotion + (1 - w) * audio mood, when it has readable text.
     # Audio gets more weight because titles and tags say little about mood; lyrics raise it.
-    fusion_text_weight: float = 0.35
+    # Titles and tags alone: measured on the demo, mood accuracy 0.44 at 0.1, 0.43 at 0.2, 0.34 at 0.35
+    # (the text model reads short titles poorly); lyrics say more and keep a larger share.
+    fusion_text_weight: float = 0.15
     fusion_text_weight_with_lyrics: float = 0.6
     rank_weights: RankWeights = field(default_factory=RankWeights)
 

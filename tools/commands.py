@@ -23,11 +23,21 @@ def _train_emotion(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train_style(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.style import ARTEFACT_DIR, GTZAN_TABLE, train_style_model
+    from tools.style import ARTEFACT_DIR, GTZAN_TABLE, SYNTHETIC_TABLE, train_style_model
 
-    manifest = train_style_model(table=Path(args.data or GTZAN_TABLE), out_dir=Path(args.out or ARTEFACT_DIR))
+    if args.render_synthetic:
+        from catalog.demo import write_style_training_table
+
+        path, rows = write_style_training_table(per_genre=args.render_synthetic, workers=settings.workers)
+        print(f"wrote {rows} synthetic feature rows to {path}")
+    manifest = train_style_model(
+        table=Path(args.data or GTZAN_TABLE),
+        synthetic_table=None if args.gtzan_only else SYNTHETIC_TABLE,
+        out_dir=Path(args.out or ARTEFACT_DIR),
+    )
     meta = manifest["meta"]
-    print(f"10-fold CV accuracy {meta['cv']['accuracy']:.3f}, macro-F1 {meta['cv']['macro_f1']:.3f} (C={meta['C']})")
+    subsets = ", ".join(f"{name} {s['accuracy']:.3f}" for name, s in meta["cv"]["subsets"].items())
+    print(f"10-fold CV accuracy {meta['cv']['accuracy']:.3f} ({subsets}), macro-F1 {meta['cv']['macro_f1']:.3f} (C={meta['C']})")
     return 0
 
 
@@ -47,4 +57,9 @@ def register(cli: CommandLine) -> None:
         "style", group="train", handler=_train_style, help="train the SVM style classifier on GTZAN features"
     )
     parser.add_argument("--data", help="GTZAN features_30_sec.csv (default data/gtzan/features_30_sec.csv)")
+    parser.add_argument(
+        "--render-synthetic", type=int, metavar="PER_GENRE",
+        help="first render this many clips per genre and write data/synthetic/style_features.csv",
+    )
+    parser.add_argument("--gtzan-only", action="store_true", help="train on GTZAN alone (no synthetic rows)")
     parser.add_argument("--out", help="artefact folder (default models/style)")

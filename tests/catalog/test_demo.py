@@ -49,3 +49,14 @@ def test_rebuild_renders_nothing_and_adds_nothing(small_demo):
     again = build_demo_catalog(settings, limit=6, workers=1, seconds=8.0, progress=False)
     assert again.rendered == 0
     assert CatalogStore.open(settings).count() == 6
+
+
+def test_style_training_clips_are_never_demo_clips():
+    from catalog.demo import style_training_plans
+
+    demo = plan_clips()
+    training = style_training_plans(per_genre=5)
+    assert {p.genre for p in training} == set(GENRES)
+    assert not {p.name for p in training} & {p.name for p in demo}
+    assert not {p.seed for p in training if not p.corpus_path} & {p.seed for p in demo if not p.corpus_path}
+    assert not {p.corpus_path for p in training if p.corpus_path} & {p.corpus_path for p in demo if p.corpus_path}

@@ -55,3 +55,13 @@ def test_renamed_file_updates_path_without_duplicating(settings, library, tmp_pa
     store = CatalogStore.open(settings)
     assert summary.updated == 1 and store.count() == 3
     assert any(t.path == str(renamed.resolve()) for t in store.iter_tracks())
+
+
+def test_tracks_from_older_models_are_analysed_again(settings, library):
+    ingest_folder(settings, library, workers=1, progress=False)
+    store = CatalogStore.open(settings)
+    track = next(store.iter_tracks())
+    store.upsert([track.with_(extra={**track.extra, "models": {"emotion": "1.0.0", "style": "0.9.0"}})])
+    summary = ingest_folder(settings, library, workers=1, progress=False)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 2)
+    assert store.get_one(track.id).extra["models"] != {"emotion": "1.0.0", "style": "0.9.0"}
