@@ -94,6 +94,38 @@ def track_from_record(track_id: str, meta: dict[str, Any], text: str | None) -> 
     )
 
 
+POST_FILTER_FACTOR = 8
+
+_COMPARE = {
+    "$eq": lambda a, b: a == b,
+    "$ne": lambda a, b: a != b,
+    "$gt": lambda a, b: a is not None and a > b,
+    "$gte": lambda a, b: a is not None and a >= b,
+    "$lt": lambda a, b: a is not None and a < b,
+    "$lte": lambda a, b: a is not None and a <= b,
+    "$in": lambda a, b: a in b,
+    "$nin": lambda a, b: a not in b,
+}
+
+
+def matches_where(metadata: dict | None, where: dict) -> bool:
+    """Chroma's `where` semantics ($and, $or and the comparison operators) on one metadata dict."""
+    metadata = metadata or {}
+    for key, condition in where.items():
+        if key == "$and":
+            if not all(matches_where(metadata, clause) for clause in condition):
+                return False
+        elif key == "$or":
+            if not any(matches_where(metadata, clause) for clause in condition):
+                return False
+        elif isinstance(condition, dict):
+            if not all(_COMPARE[op](metadata.get(key), value) for op, value in condition.items()):
+                return False
+        elif metadata.get(key) != condition:
+            return False
+    return True
+
+
 class CatalogStore:
     def __init__(self, client, *, label: str) -> None:
         self.client = client
@@ -224,6 +256,16 @@ class CatalogStore:
         if total == 0:
             return []
         try:
+            if where is not None:
+                # Chroma's filtered search scans the metadata table: seconds at 100k tracks
+                # (bench/results/search.json). Our filters (an excluded genre or artist, a tempo
+                # range) usually admit most tracks, so ask the index for more neighbours and
+                # filter their metadata here; only when too few pass, run the filtered search.
+                wide = min(total, n * POST_FILTER_FACTOR)
+                result = collection.query(query_embeddings=[list(embedding)], n_results=wide, include=["metadatas"])
+                ids = [i for i, meta in zip(result["ids"][0], result["metadatas"][0]) if matches_where(meta, where)]
+                if len(ids) >= min(n, total) or wide == total:
+                    return ids[:n]
             result = collection.query(
                 query_embeddings=[list(embedding)], n_results=min(n, total), where=where, include=[]
             )

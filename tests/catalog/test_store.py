@@ -9,8 +9,10 @@ import time
 
 import pytest
 
-from catalog.store import CatalogStore
+from catalog.store import CatalogStore, affect_embedding
 from moodtune.errors import CatalogError, NotFoundError
+from moodtune.types import EmotionVector, StyleVector
+from tools.search import SearchFilters
 
 
 def test_upsert_get_count_delete_round_trip(settings, track_factory):
@@ -89,3 +91,27 @@ def test_unreachable_server_is_a_clear_error(settings):
 
     with pytest.raises(CatalogError, match="cannot reach"):
         CatalogStore.open(replace(settings, chroma_url=f"http://127.0.0.1:{_free_port()}"))
+
+
+@pytest.mark.parametrize("filters", [
+    SearchFilters(exclude_genres=("jazz",)),
+    SearchFilters(exclude_artists=("Artist 3",), tempo_range=(90.0, 130.0)),
+    SearchFilters(artists=("artist 1", "Artist 2")),
+    SearchFilters(exclude_genres=("metal", "gospel"), source="user"),
+])
+def test_post_filtering_agrees_with_chromas_filtered_search(settings, track_factory, filters):
+    from catalog.store import matches_where
+
+    moods_genres = [("calm", "jazz"), ("sad", "blues"), ("angry", "metal"), ("happy", "pop")]
+    store = CatalogStore.open(settings)
+    store.upsert([
+        track_factory(f"t{i}", mood=m, genre=g, artist=f"Artist {i % 5}", tempo=70.0 + 7 * i)
+        for i, (m, g) in enumerate(moods_genres * 6)
+    ])
+    where = filters.where()
+    query = affect_embedding(EmotionVector.one_hot("calm"), StyleVector.uniform())
+    chroma = store.affect.query(query_embeddings=[query], n_results=24, where=where, include=["metadatas"])
+    expected = set(chroma["ids"][0])
+    assert all(matches_where(meta, where) for meta in chroma["metadatas"][0])
+    assert set(store.query_affect(query, n=24, where=where)) == expected
+    assert len(store.query_affect(query, n=3, where=where)) == min(3, len(expected))
