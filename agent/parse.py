@@ -236,22 +236,7 @@ def parse_request(
 
 
 def intent_to_json(intent: Intent) -> str:
-    """The intent as the `moodtune parse` command prints it."""
-    data = {
-        "moods": intent.emotion.as_dict(),
-        "valence": round(intent.valence, 3),
-        "arousal": round(intent.arousal, 3),
-        "genres": intent.style.as_dict() if intent.style else {},
-        "genre_terms": list(intent.genre_terms),
-        "artists": list(intent.artists),
-        "exclude_artists": list(intent.exclude_artists),
-        "exclude_genres": list(intent.exclude_genres),
-        "context": intent.context,
-        "follow_up": intent.follow_up,
-        "strategy": intent.strategy,
-        "english": intent.english,
-        "language": intent.language,
-        "is_music_request": intent.is_music_request,
-        "notes": list(intent.notes),
-    }
-    return json.dumps(data, ensure_ascii=False, indent=2)
+    """The intent as the `moodtune parse` command prints it (the same fields the HTTP API sends)."""
+    from moodtune.serialize import intent_to_dict
+
+    return json.dumps(intent_to_dict(intent), ensure_ascii=False, indent=2)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moodtune.errors import InputError, StorageError
+from moodtune.storage import connect, create_database
 from moodtune.types import GENRES, MOOD_NAMES, EmotionVector, StyleVector, Track
 
 FEEDBACK_WEIGHTS = {"up": 1.0, "more_like_this": 1.5, "skip": -0.3, "down": -1.0}
@@ -68,18 +69,10 @@ class ProfileStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StorageError(
-                f"cannot open the profile database {self.path}: {exc}", hint="check that MOODTUNE_HOME is writable"
-            ) from exc
+        create_database(self.path, _SCHEMA, what="the profile database")
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return connect(self.path)
 
     def record(self, *, user_id: str, track: Track, kind: str, reply_id: str | None = None) -> None:
         if kind not in FEEDBACK_WEIGHTS:

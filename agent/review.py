@@ -17,6 +17,7 @@ from pathlib import Path
 from moodtune.config import Settings
 from moodtune.errors import NotFoundError, StorageError
 from moodtune.serialize import reply_from_dict, reply_to_dict
+from moodtune.storage import connect, create_database
 from moodtune.types import Reply
 
 _SCHEMA = """
@@ -46,18 +47,10 @@ class ReviewLog:
     def __init__(self, settings: Settings) -> None:
         self.path = Path(settings.review_db)
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StorageError(
-                f"cannot open the review log {self.path}: {exc}", hint="check that MOODTUNE_HOME is writable"
-            ) from exc
+        create_database(self.path, _SCHEMA, what="the review log")
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return connect(self.path)
 
     def record(self, reply: Reply) -> None:
         body = json.dumps(reply_to_dict(reply), ensure_ascii=False, default=float)
