@@ -470,8 +470,7 @@ def _render_worker(args: tuple[ClipPlan, str, float]) -> tuple[str, str | None]:
 def iter_rendered(
     plans: list[ClipPlan], directory: Path, *, seconds: float, workers: int
 ) -> Iterator[tuple[ClipPlan, Path | None]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from moodtune.parallel import process_pool
 
     by_name = {p.name: p for p in plans}
     jobs = [(p, str(directory), seconds) for p in plans]
@@ -480,7 +479,7 @@ def iter_rendered(
         for name, result in results:
             yield by_name[name], None if result is None or result.startswith("ERROR") else Path(result)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with process_pool(workers) as pool:
         for name, result in pool.map(_render_worker, jobs, chunksize=4):
             yield by_name[name], None if result is None or result.startswith("ERROR") else Path(result)
 
@@ -576,10 +575,9 @@ def write_style_training_table(
 ) -> tuple[Path, int]:
     """Render the training clips to a temp dir, write their GTZAN features as CSV; (path, rows)."""
     import csv
-    import multiprocessing
     import tempfile
-    from concurrent.futures import ProcessPoolExecutor
 
+    from moodtune.parallel import process_pool
     from tools.audio_features import GTZAN_COLUMNS
     from tools.style import SYNTHETIC_TABLE
 
@@ -588,8 +586,7 @@ def write_style_training_table(
     rows = []
     with tempfile.TemporaryDirectory(prefix="moodtune-style-") as tmp:
         clips = [(plan, clip) for plan, clip in iter_rendered(plans, Path(tmp), seconds=seconds, workers=workers) if clip]
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with process_pool(workers, analyses_audio=True) as pool:
             for (plan, clip), vector in zip(clips, pool.map(_features_worker, [str(c) for _, c in clips], chunksize=4)):
                 if vector is not None:
                     rows.append([clip.name, plan.genre, *vector])

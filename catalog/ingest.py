@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
-import os
 import re
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from catalog.render import read_tags
 from catalog.store import CatalogStore
 from moodtune.config import Settings
 from moodtune.errors import MoodtuneError
+from moodtune.parallel import process_pool
 from moodtune.types import Track
 from tools.audio_features import AUDIO_SUFFIXES
 from tools.fusion import fuse_emotion
@@ -245,9 +243,7 @@ def ingest_folder(
             handle(*_analyse(str(path)))
     else:
         # Workers import librosa/sklearn once each; chunks keep inter-process chatter low.
-        # spawn, not fork: the parent may hold torch threads, and forking those can deadlock.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker, mp_context=context) as pool:
+        with process_pool(workers, analyses_audio=True) as pool:
             for path_str, analysed in pool.map(_analyse, [str(p) for p in todo], chunksize=2):
                 handle(path_str, analysed)
     flush()
@@ -258,8 +254,3 @@ def ingest_folder(
 def embedding_text(track: Track) -> str:
     """What text search matches: the track's words plus its artist and top genre."""
     return " | ".join(p for p in (track.title, track.artist, track.album, track.genre_tag, track.text[:500]) if p)
-
-
-def _quiet_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    logging.getLogger("numba").setLevel(logging.WARNING)

@@ -115,9 +115,28 @@ def load_excerpt(path: Path, *, excerpt_seconds: float = 30.0) -> tuple[np.ndarr
 
 def extract_features(path: Path, *, excerpt_seconds: float = 30.0) -> AudioFeatures:
     """Features of the file's middle excerpt; AudioReadError for unreadable, empty or silent files."""
+    y, duration = load_excerpt(path, excerpt_seconds=excerpt_seconds)
+    return features_of_signal(y, duration=duration)
+
+
+def warm_up_jit_cache() -> None:
+    """Load (or compile and cache) every numba function feature extraction uses, in this process.
+
+    Call it before starting processes that analyse audio: numba's on-disk cache of gufuncs is
+    not safe to write from several processes at once (numba issue #10128, a segfault in a later
+    process), and a fresh install has an empty cache. Once this process has written it, workers
+    only read it. On a warm cache this takes about a second.
+    """
+    seconds = 6.0  # shorter signals are too short for chroma_cqt's lowest octave
+    t = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE
+    tone = 0.3 * np.sin(2 * np.pi * 220.0 * t) * (1 + np.sign(np.sin(2 * np.pi * 2.0 * t))) / 2
+    features_of_signal(tone.astype(np.float32), duration=seconds)
+
+
+def features_of_signal(y: np.ndarray, *, duration: float) -> AudioFeatures:
+    """Features of a mono float32 signal at SAMPLE_RATE; `duration` is the whole file's, seconds."""
     import librosa
 
-    y, duration = load_excerpt(path, excerpt_seconds=excerpt_seconds)
     sr = SAMPLE_RATE
     chroma = librosa.feature.chroma_stft(y=y, sr=sr)
     rms = librosa.feature.rms(y=y)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pretty_midi
 import pytest
@@ -73,3 +77,23 @@ def test_unreadable_audio_is_a_clear_error(tmp_path, name, content, reason):
     path.write_bytes(content)
     with pytest.raises(AudioReadError, match=reason):
         extract_features(path)
+
+
+def test_after_warm_up_analysing_a_file_only_reads_the_jit_cache(clips, tmp_path):
+    # numba issue #10128: processes writing the gufunc cache at once can segfault a later one.
+    # Worker pools rely on the parent's warm-up leaving the workers nothing to compile.
+    cache = tmp_path / "numba-cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+
+    def run(code: str) -> None:
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+
+    def snapshot() -> dict[str, int]:
+        return {str(p.relative_to(cache)): p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+
+    run("from tools.audio_features import warm_up_jit_cache; warm_up_jit_cache()")
+    warmed = snapshot()
+    assert any(name.rsplit("/", 1)[-1].startswith("guf-") for name in warmed), "the gufuncs were cached"
+    for clip in clips.values():
+        run(f"from tools.audio_features import extract_features; extract_features({str(clip)!r})")
+    assert snapshot() == warmed
