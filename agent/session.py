@@ -65,6 +65,7 @@ class Moodtune:
     def __init__(self, settings: Settings, *, llm: LLM | None = None, store: CatalogStore | None = None) -> None:
         self.settings = settings.ensure_dirs()
         self._llm = llm
+        self._explainer = llm
         self.store = store or CatalogStore.open(settings)
         self.profiles = ProfileStore(settings.profile_db)
         self.conversations: dict[str, Conversation] = {}
@@ -78,9 +79,17 @@ class Moodtune:
 
     @property
     def llm(self) -> LLM:
+        """The model that parses requests."""
         if self._llm is None:
-            self._llm = LocalLLM.load(self.settings)
+            self._llm = LocalLLM.load(self.settings, purpose="parse")
         return self._llm
+
+    @property
+    def explainer(self) -> LLM:
+        """The model that words explanations: its own context, or the one LLM a caller passed."""
+        if self._explainer is None:
+            self._explainer = LocalLLM.load(self.settings, purpose="explain")
+        return self._explainer
 
     # -- a turn ------------------------------------------------------------------------
     def _conversation(self, session_id: str) -> Conversation:
@@ -193,7 +202,7 @@ class Moodtune:
         worded: dict[int, str] = {}
         top = facts[:explain_top]
         try:
-            for index, delta in explain.stream_explanations(self.llm, top, reply.intent):
+            for index, delta in explain.stream_explanations(self.explainer, top, reply.intent):
                 worded[index] = worded.get(index, "") + delta
                 yield ReplyEvent(kind="explanation_delta", index=index, text=delta)
         except MoodtuneError as exc:  # the templates stand; the reply is still complete

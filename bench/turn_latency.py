@@ -23,6 +23,7 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
     texts = [json.loads(x)["text"] for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()][:limit]
     agent.recommend("warm up: calm piano", user_id="latency-bench", explain_top=1)  # loads every model, fills caches
     ranked, first_token, whole = [], [], []
+    accepted = worded = 0
     for text in texts:
         start = time.perf_counter()
         first = None
@@ -34,13 +35,20 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
                 first = now
             elif event.kind == "done":
                 whole.append(now)
+                facts = [rec.explanation.facts for rec in event.reply.recommendations[:5]]
+                worded += sum(bool(rec.explanation.llm) or f.get("llm_rejected", False)
+                              for rec, f in zip(event.reply.recommendations, facts))
+                accepted += sum(bool(rec.explanation.llm) for rec in event.reply.recommendations[:5])
         first_token.append(first if first is not None else whole[-1])
 
     def stats(values: list[float]) -> dict:
         return {"p50_s": round(float(np.median(values)), 2), "p95_s": round(float(np.percentile(values, 95)), 2)}
 
     figures = {"requests": len(texts), "ranked_list": stats(ranked), "first_explanation_token": stats(first_token),
-               "whole_reply_5_explanations": stats(whole), "llm_threads": settings.llm_threads}
+               "whole_reply_5_explanations": stats(whole), "llm_threads": settings.llm_threads,
+               # Worded lines that passed the grounding check (the others fell back to templates).
+               "llm_wording_grounded": round(accepted / worded, 3) if worded else None,
+               "llm_wordings": worded}
     write_results("latency", figures)
     return figures
 

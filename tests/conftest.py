@@ -42,9 +42,10 @@ class FakeLLM:
 
     name = "fake-llm"
 
-    def __init__(self, answer: dict | None = None, wording: str = "") -> None:
+    def __init__(self, answer: dict | None = None, wording: str | list[str] = "") -> None:
         self.answer = answer or {"m": ["calm"], "x": [], "g": [], "t": [], "a": [], "xa": [], "xg": [], "c": "", "f": False,
                                  "s": "match", "e": "", "music": True}
+        # One answer for every call, or a list: the answer of each call in turn.
         self.wording = wording
         self.calls: list[list[dict]] = []
         self.last_timing = {"completion_tokens": 0}
@@ -59,8 +60,9 @@ class FakeLLM:
 
     def stream(self, messages, *, max_tokens, temperature=0.0, stop=None):
         self.calls.append(list(messages))
-        for i in range(0, len(self.wording), 7):
-            yield self.wording[i : i + 7]
+        text = self.wording if isinstance(self.wording, str) else self.wording.pop(0)
+        for i in range(0, len(text), 7):
+            yield text[i : i + 7]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from agent.explain import ExplanationStream, is_grounded, template_explanation, track_facts
+from agent.explain import ExplanationStream, is_grounded, stream_explanations, template_explanation, track_facts
 from moodtune.types import EmotionVector, Intent, ScoredTrack
 
 
@@ -41,10 +41,14 @@ def test_template_names_the_key_only_when_known(facts, language, key, mode, expe
     ("Recorded in 1959 by Miles Davis, it is calm.", False),
     ("This calm track runs at 120 bpm.", False),
     ("Its calm mood (77%) suits a rainy drive.", False),
+    ("Calm jazz at {jazz} bpm.", False),
+    ("Calm jazz ({tempo}%) for the drive.", False),
+    ("Calm ({calm}%) jazz at {tempo} bpm.", True),
 ])
 def test_grounding_rejects_invented_numbers_and_names(facts, sentence, grounded):
     data, intent = facts
-    assert is_grounded(sentence, data, intent) is grounded
+    values = {"tempo": data["tempo"], "calm": dict(data["moods"])["calm"], "jazz": dict(data["genres"])["jazz"]}
+    assert is_grounded(sentence.format(**values), data, intent) is grounded
 
 
 def test_the_tracks_own_percentage_is_grounded(facts):
@@ -67,3 +71,43 @@ def test_facts_contain_only_track_and_request_values(facts):
     data, _ = facts
     assert data["tempo"] == 84 and data["target_mood"] == "calm"
     assert all(re.fullmatch(r"[a-z]+", m) for m, _ in data["moods"])
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_the_first_track_is_worded_alone_then_the_rest_together(track_factory, fake_llm, count):
+    intent = Intent(emotion=EmotionVector.one_hot("calm"), text="calm music")
+    facts_list = [
+        track_facts(ScoredTrack(track=track_factory(f"t{i}", mood="calm", genre="jazz", tempo=61 + i), parts={}, total=0.0), intent)
+        for i in range(count)
+    ]
+    answers = ["1. Alone first.\n", "".join(f"{n}. Then number {n}.\n" for n in range(1, count))]
+    llm = fake_llm(wording=answers[: 1 + (count > 1)])
+    worded: dict[int, str] = {}
+    for index, delta in stream_explanations(llm, facts_list, intent):
+        worded[index] = worded.get(index, "") + delta
+    assert worded == {0: "Alone first.", **{n: f"Then number {n}." for n in range(1, count)}}
+    prompts = [call[-1]["content"] for call in llm.calls]
+    assert len(prompts) == 1 + (count > 1)
+    assert "61 bpm" in prompts[0] and "62 bpm" not in prompts[0]
+    if count > 1:
+        assert "61 bpm" not in prompts[1] and all(f"{61 + i} bpm" in prompts[1] for i in range(1, count))
+
+
+@pytest.mark.parametrize(
+    ("count", "text", "expected"),
+    [
+        (1, "It is calm at 84 bpm.\nA second paragraph.\n", {0: "It is calm at 84 bpm."}),
+        (1, "1. It is calm.\n", {0: "It is calm."}),
+        (2, "It is calm.\n2. Lively.\n", {1: "Lively."}),
+        (2, "1. Calm.\n7. Beyond the list.\n2. Then this.\n", {0: "Calm.", 1: "Then this."}),
+    ],
+)
+def test_stream_lines_without_a_number(count, text, expected):
+    splitter = ExplanationStream(count)
+    out: dict[int, str] = {}
+    for i in range(0, len(text), 3):
+        for index, delta in splitter.feed(text[i : i + 3]):
+            out[index] = out.get(index, "") + delta
+    for index, delta in splitter.feed("\n"):
+        out[index] = out.get(index, "") + delta
+    assert out == expected

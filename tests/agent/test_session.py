@@ -30,7 +30,7 @@ def answer(**overrides):
 
 
 def test_recommend_returns_ranked_explained_tracks(agent_factory):
-    wording = "1. A calm jazz piece at a relaxed tempo.\n2. Recorded by Miles Davis in 1959.\n"
+    wording = ["1. A calm jazz piece at a relaxed tempo.\n", "1. Recorded by Miles Davis in 1959.\n"]
     agent = agent_factory(answer(m=["calm"], g=["jazz"]), wording)
     reply = agent.recommend("calm jazz please", k=5, explain_top=2)
     assert len(reply.recommendations) == 5
