@@ -65,6 +65,9 @@ class RecommendBody(BaseModel):
     user_id: str = "default"
     session_id: str | None = None
     k: int = Field(default=10, ge=1, le=50)
+    # The LLM's wording costs ~2 s a track here and requests queue for the one model: a bot
+    # that shows only the list asks for 0 and gets the template explanations in ~2 s.
+    explain: int = Field(default=5, ge=0, le=10, description="top tracks worded by the LLM; 0: templates only")
 
 
 class FeedbackBody(BaseModel):
@@ -128,7 +131,9 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
     def recommend(body: RecommendBody) -> dict:
         validate_user_id(body.user_id)
         with gate:
-            reply = agent.recommend(body.text, user_id=body.user_id, session_id=body.session_id, k=body.k)
+            reply = agent.recommend(
+                body.text, user_id=body.user_id, session_id=body.session_id, k=body.k, explain_top=body.explain
+            )
         return reply_to_dict(reply, with_candidates=False)
 
     @app.post("/api/v1/feedback")

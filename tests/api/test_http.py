@@ -25,6 +25,14 @@ def test_recommend_feedback_profile_round_trip(settings, demo_agent, serve, clie
     assert client.get(f"{base}/openapi.json").status_code == 200
 
 
+@pytest.mark.parametrize(("explain", "worded"), [(0, 0), (1, 1), (3, 3)])
+def test_recommend_words_only_the_tracks_asked_for(settings, demo_agent, serve, client, explain, worded):
+    base = serve(create_app(settings, agent=demo_agent))
+    reply = client.post(f"{base}/api/v1/recommend", json={"text": "calm music", "k": 4, "explain": explain}).json()
+    assert [bool(r["explanation"]["llm"]) for r in reply["recommendations"]] == [True] * worded + [False] * (4 - worded)
+    assert all(r["explanation"]["template"] for r in reply["recommendations"])
+
+
 def test_audio_is_served(settings, demo_agent, serve, client):
     base = serve(create_app(settings, agent=demo_agent))
     response = client.get(f"{base}/api/v1/tracks/t0/audio")
