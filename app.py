@@ -14,6 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
+from agent.explain import GENRE_ZH, MOOD_ZH, PART_NAMES
 from agent.session import Moodtune
 from moodtune.config import Settings
 from moodtune.errors import MoodtuneError
@@ -29,17 +30,34 @@ CSS = """
 """
 
 
+# The cards follow the reply's language; the page's own labels are English.
+CARD_WORDS = {
+    "en": {"synthetic": "synthetic demo rendering", "score": "score", "track": "track", "request": "request"},
+    "zh": {"synthetic": "合成的演示音频", "score": "得分", "track": "曲目", "request": "请求"},
+}
+
+
+def _label(name: str, language: str) -> str:
+    if language == "zh":
+        return MOOD_ZH.get(name) or GENRE_ZH.get(name) or PART_NAMES["zh"].get(name, name)
+    return PART_NAMES["en"].get(name, name.replace("_", " "))
+
+
 def _bar(value: float, colour: str) -> str:
     return f'<div class="mt-bar" style="width:{max(1.0, 100 * value):.0f}%;background:{colour}" title="{100 * value:.0f}%"></div>'
 
 
-def vector_bars(track_dist: dict[str, float], target: dict[str, float] | None, *, top: int = 4) -> str:
+def vector_bars(
+    track_dist: dict[str, float], target: dict[str, float] | None, *, top: int = 4, language: str = "en"
+) -> str:
     """A small chart: the track's top values (blue) next to the request's target (grey)."""
     names = sorted(track_dist, key=lambda n: -track_dist[n])[:top]
     rows = [
-        f"<span>{n}</span>{_bar(track_dist[n], '#4a7bd0')}{_bar((target or {}).get(n, 0.0), '#b9b9b9')}" for n in names
+        f"<span>{_label(n, language)}</span>{_bar(track_dist[n], '#4a7bd0')}{_bar((target or {}).get(n, 0.0), '#b9b9b9')}"
+        for n in names
     ]
-    return '<div class="mt-bars"><b></b><b>track</b><b>request</b>' + "".join(rows) + "</div>"
+    words = CARD_WORDS[language]
+    return f'<div class="mt-bars"><b></b><b>{words["track"]}</b><b>{words["request"]}</b>' + "".join(rows) + "</div>"
 
 
 def cards_html(reply: Reply | None, wording: dict[int, str] | None = None) -> str:
@@ -50,19 +68,22 @@ def cards_html(reply: Reply | None, wording: dict[int, str] | None = None) -> st
     wording = wording or {}
     target_moods = reply.intent.emotion.as_dict()
     target_styles = reply.intent.style.as_dict() if reply.intent.style else None
+    language = reply.intent.language if reply.intent.language in CARD_WORDS else "en"
+    words = CARD_WORDS[language]
     out = []
     for i, rec in enumerate(reply.recommendations):
         track = rec.track
-        badge = '<span class="mt-badge">synthetic demo rendering</span>' if track.source.startswith("demo") else ""
+        badge = f'<span class="mt-badge">{words["synthetic"]}</span>' if track.source.startswith("demo") else ""
         text = wording.get(i) or rec.explanation.llm or rec.explanation.template
         key = f" · {html.escape(track.key)} {html.escape(track.mode)}" if track.key else ""
-        parts = " · ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in rec.scored.parts.items())
+        parts = " · ".join(f"{_label(name, language)} {value:.2f}" for name, value in rec.scored.parts.items())
         out.append(
             f'<div class="mt-card" data-track-id="{html.escape(track.id)}"><h4>{rec.rank}. {html.escape(track.title)}{badge}</h4>'
             f"<div>{html.escape(track.artist)} · {track.tempo:.0f} bpm{key}</div>"
-            f'<div class="mt-expl">{html.escape(text)}</div><div class="mt-parts">score {rec.scored.total:.2f}: {parts}</div>'
+            f'<div class="mt-expl">{html.escape(text)}</div><div class="mt-parts">{words["score"]} {rec.scored.total:.2f}: {parts}</div>'
             f'<audio controls preload="none" src="/api/v1/tracks/{html.escape(track.id)}/audio"></audio>'
-            f"{vector_bars(track.emotion.as_dict(), target_moods)}{vector_bars(track.style.as_dict(), target_styles)}</div>"
+            f"{vector_bars(track.emotion.as_dict(), target_moods, language=language)}"
+            f"{vector_bars(track.style.as_dict(), target_styles, language=language)}</div>"
         )
     return "".join(out)
 

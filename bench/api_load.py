@@ -4,7 +4,10 @@ Each client loops: a recommend request (through the shared LLM, queued fairly), 
 up on its first result. Reports requests served, latency p50/p95 per endpoint, errors, "busy"
 answers, and whether every feedback row the server acknowledged is in the database.
 
-    python -m bench.api_load [--clients 8] [--seconds 60]     (needs the demo catalog and the LLM)
+    python -m bench.api_load [--clients 8] [--seconds 60] [--explain 5]   (needs the demo catalog and the LLM)
+
+`--explain` is the request's `explain` (tracks the LLM words); other than the default 5 the
+results go to api_explain<N>.json.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start in 180 s")
 
 
-def main(settings: Settings | None = None, clients: int = 8, seconds: float = 60.0) -> dict:
+def main(settings: Settings | None = None, clients: int = 8, seconds: float = 60.0, explain: int = 5) -> dict:
     settings = settings or Settings.load()
     port = free_port()
     server = start_server(settings, port)
@@ -68,7 +71,7 @@ def main(settings: Settings | None = None, clients: int = 8, seconds: float = 60
             i = 0
             while time.time() < stop_at:
                 start = time.perf_counter()
-                response = http.post("/api/v1/recommend", json={"text": REQUESTS[(n + i) % len(REQUESTS)], "user_id": f"load{n}", "k": 5})
+                response = http.post("/api/v1/recommend", json={"text": REQUESTS[(n + i) % len(REQUESTS)], "user_id": f"load{n}", "k": 5, "explain": explain})
                 elapsed = time.perf_counter() - start
                 i += 1
                 with lock:
@@ -106,11 +109,11 @@ def main(settings: Settings | None = None, clients: int = 8, seconds: float = 60
         return {"served": len(values), "p50_s": round(float(np.median(values)), 3) if values else None,
                 "p95_s": round(float(np.percentile(values, 95)), 3) if values else None}
 
-    figures = {"clients": clients, "seconds": seconds, "wall_seconds": round(wall, 1), "recommend": stats(latencies["recommend"]),
+    figures = {"clients": clients, "seconds": seconds, "explain": explain, "wall_seconds": round(wall, 1), "recommend": stats(latencies["recommend"]),
                "feedback": stats(latencies["feedback"]), "errors": len(errors), "error_samples": errors[:5], "busy_answers": busy[0],
                "feedback_acknowledged": acknowledged[0], "feedback_rows_written": rows_after - rows_before,
                "lost_feedback_rows": acknowledged[0] - (rows_after - rows_before), "llm": "local Qwen2.5-Coder-1.5B Q4_K_M, one shared instance"}
-    write_results("api", figures)
+    write_results("api" if explain == 5 else f"api_explain{explain}", figures)
     return figures
 
 
@@ -118,5 +121,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--explain", type=int, default=5)
     args = parser.parse_args()
-    main(clients=args.clients, seconds=args.seconds)
+    main(clients=args.clients, seconds=args.seconds, explain=args.explain)

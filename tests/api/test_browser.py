@@ -35,11 +35,13 @@ def browser():
     driver.quit()
 
 
-@pytest.mark.parametrize(("request_text", "explanation_word"), [
-    ("calm music for reading", "bpm"),
-    ("适合读书的安静音乐", "情绪"),
+@pytest.mark.parametrize(("request_text", "explanation_word", "card_words"), [
+    ("calm music for reading", "bpm", ("score", "mood match", "calm")),
+    ("适合读书的安静音乐", "情绪", ("得分", "情绪匹配", "平静")),
 ], ids=["en", "zh"])
-def test_chat_cards_and_feedback_in_a_real_browser(serve, demo_agent, settings, browser, request_text, explanation_word):
+def test_chat_cards_and_feedback_in_a_real_browser(
+    serve, demo_agent, settings, browser, request_text, explanation_word, card_words
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -57,7 +59,8 @@ def test_chat_cards_and_feedback_in_a_real_browser(serve, demo_agent, settings, 
     cards = browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")
     shown_ids = [card.get_attribute("data-track-id") for card in cards]
     assert set(shown_ids) <= {track.id for track in demo_agent.store.iter_tracks()}
-    assert "score" in cards[0].text and any(explanation_word in card.text for card in cards)
+    assert all(word in cards[0].text for word in card_words), "the card speaks the request's language"
+    assert any(explanation_word in card.text for card in cards)
     assert cards[0].find_elements(By.TAG_NAME, "audio"), "every card offers its audio"
     wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)
 
