@@ -53,6 +53,16 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def process_memory_mb() -> dict[str, int]:
+    """This process's resident memory (Linux): anonymous, and file-backed (mapped model weights;
+    a file mapped twice is counted twice here but held once by the OS)."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return {}
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+    return {key: int(fields[key].split()[0]) // 1024 for key in ("VmRSS", "RssAnon", "RssFile") if key in fields}
+
+
 def write_results(name: str, figures: dict[str, Any]) -> Path:
     """Print the figures and write bench/results/<name>.json with the machine's description."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

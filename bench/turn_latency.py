@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from agent.session import Moodtune
-from bench.common import write_results
+from bench.common import process_memory_mb, write_results
 from bench.parse_eval import DEV_SET
 from moodtune.config import Settings
 
@@ -48,7 +48,9 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
                "whole_reply_5_explanations": stats(whole), "llm_threads": settings.llm_threads,
                # Worded lines that passed the grounding check (the others fell back to templates).
                "llm_wording_grounded": round(accepted / worded, 3) if worded else None,
-               "llm_wordings": worded}
+               "llm_wordings": worded,
+               # Parse and explain contexts, the emotion model and the store, after the run.
+               "memory_mb": process_memory_mb()}
     write_results("latency", figures)
     return figures
 
