@@ -19,6 +19,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,12 +78,10 @@ class LocalLLM:
         )
 
     def _chat(self, messages: Sequence[Message], *, max_tokens: int, temperature: float, stream: bool, **extra):
-        try:
+        with _llama_errors():
             return self.llama.create_chat_completion(
                 messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=stream, **extra
             )
-        except ValueError as exc:  # llama-cpp raises ValueError for a context overflow
-            raise LLMError(f"the request does not fit the model's context: {exc}", hint="shorten the message") from exc
 
     def generate(self, messages, *, max_tokens, temperature=0.0, stop=None) -> str:
         with self.lock:
@@ -97,7 +96,7 @@ class LocalLLM:
             return out["choices"][0]["message"]["content"] or ""
 
     def stream(self, messages, *, max_tokens, temperature=0.0, stop=None) -> Iterator[str]:
-        with self.lock:
+        with self.lock, _llama_errors():  # a streamed completion raises while it is read
             for chunk in self._chat(
                 messages, max_tokens=max_tokens, temperature=temperature, stream=True, stop=list(stop or [])
             ):
@@ -130,6 +129,17 @@ class LocalLLM:
         if not isinstance(value, dict):
             raise LLMError("the model did not answer with a JSON object")
         return value
+
+
+@contextmanager
+def _llama_errors() -> Iterator[None]:
+    """llama-cpp's ValueErrors as LLMError: a context overflow says so, anything else is named."""
+    try:
+        yield
+    except ValueError as exc:
+        if "exceed context window" in str(exc):
+            raise LLMError(f"the request does not fit the model's context: {exc}", hint="shorten the message") from exc
+        raise LLMError(f"the language model failed: {exc}", hint="try again; if it repeats, run `moodtune doctor`") from exc
 
 
 @cache

@@ -43,3 +43,29 @@ def test_real_model_json_follows_the_schema(real_llm):
     schema = {"type": "object", "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}}, "required": ["mood"]}
     value = real_llm.generate_json([{"role": "user", "content": "I just lost my dog. Which mood: happy or sad?"}], schema=schema, max_tokens=20)
     assert value == {"mood": "sad"}
+
+
+@pytest.mark.llm
+@pytest.mark.parametrize("call", ["generate", "stream"])
+def test_a_message_beyond_the_context_is_a_clear_error(real_llm, call):
+    messages = [{"role": "user", "content": "calm music " * 4000}]
+    with pytest.raises(LLMError, match="does not fit the model's context"):
+        if call == "generate":
+            real_llm.generate(messages, max_tokens=4)
+        else:
+            "".join(real_llm.stream(messages, max_tokens=4))
+
+
+def test_each_purpose_has_its_own_context_and_an_unknown_one_is_refused(settings):
+    with pytest.raises(ValueError, match="purpose must be one of"):
+        LocalLLM.load(settings, purpose="poetry")
+
+
+@pytest.mark.llm
+def test_parse_and_explain_contexts_are_separate_but_share_one_lock(real_llm_path):
+    from moodtune.config import Settings
+
+    settings = Settings.load(llm_path=real_llm_path)
+    parse, explain = LocalLLM.load(settings, purpose="parse"), LocalLLM.load(settings, purpose="explain")
+    assert parse.llama is not explain.llama and parse.lock is explain.lock
+    assert LocalLLM.load(settings, purpose="explain") is explain
