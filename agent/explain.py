@@ -278,9 +278,9 @@ def stream_explanations(llm: LLM, facts_list: Sequence[dict[str, Any]], intent: 
     """(track index, text delta) as the model writes.
 
     Two calls: the first track alone, then the others together. Reading a prompt costs ~9 ms a
-    token here, and five tracks' facts are ~250 tokens: alone, the first track's words start
-    ~2 s sooner, and the second call costs one more short instruction prefix, which its context
-    has kept computed.
+    token here; the first track's request and facts are ~50 tokens, five tracks' ~190, so its
+    words start ~1.3 s sooner. The second call re-reads only its own facts: the instructions
+    and example before them stay computed in the explain context.
     """
     for start, group in ((0, facts_list[:1]), (1, facts_list[1:])):
         if not group:
