@@ -234,8 +234,8 @@ class ExplanationStream:
     line_started: bool = False  # whether the current line's text has begun (spaces before it are dropped)
     finished: set[int] = field(default_factory=set)
 
-    def _start_line(self) -> bool:
-        """At a line's start: pick the track it is about; False while more text is needed."""
+    def _start_line(self) -> None:
+        """At a line's start: pick the track it is about, once there is enough text to tell."""
         match = re.match(r"\s*(\d+)[.)、:：]\s*", self.buffer)
         if match:
             index = int(match.group(1)) - 1
@@ -244,9 +244,8 @@ class ExplanationStream:
         elif self.count == 1 and 0 not in self.finished and re.match(r"\s*[^\s\d]", self.buffer):
             self.current = 0
         else:
-            return False
+            return
         self.line_started = False
-        return True
 
     def feed(self, chunk: str) -> Iterator[tuple[int, str]]:
         self.buffer += chunk

@@ -35,10 +35,9 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
                 first = now
             elif event.kind == "done":
                 whole.append(now)
-                facts = [rec.explanation.facts for rec in event.reply.recommendations[:5]]
-                worded += sum(bool(rec.explanation.llm) or f.get("llm_rejected", False)
-                              for rec, f in zip(event.reply.recommendations, facts))
-                accepted += sum(bool(rec.explanation.llm) for rec in event.reply.recommendations[:5])
+                top = event.reply.recommendations[:5]
+                worded += sum(bool(rec.explanation.llm) or rec.explanation.facts.get("llm_rejected", False) for rec in top)
+                accepted += sum(bool(rec.explanation.llm) for rec in top)
         first_token.append(first if first is not None else whole[-1])
 
     def stats(values: list[float]) -> dict:

@@ -557,8 +557,7 @@ def style_training_plans(*, per_genre: int = 30, seed: int = STYLE_TRAINING_SEED
         )
         for i, path in enumerate(rng.sample(spare_scores, per_genre))
     ]
-    plans = [ClipPlan(**{**p.__dict__, "name": f"train_{p.name}"}) for p in generated] + classical
-    return plans
+    return [ClipPlan(**{**p.__dict__, "name": f"train_{p.name}"}) for p in generated] + classical
 
 
 def _features_worker(path: str) -> list[float] | None:

@@ -94,7 +94,15 @@ def _analyse(path_str: str) -> tuple[str, dict]:
 
 
 def _build_track(
-    path: Path, track_id: str, analysed: dict, *, source: str, licence: str, settings: Settings, text_emotion
+    path: Path,
+    track_id: str,
+    analysed: dict,
+    *,
+    source: str,
+    licence: str,
+    settings: Settings,
+    text_emotion,
+    models: dict[str, str],
 ) -> Track:
     result, tags = analysed["result"], analysed["tags"]
     lyrics = lyrics_for(path, tags)
@@ -128,7 +136,7 @@ def _build_track(
             "provenance": tags.get("comment", ""),
             "loudness_db": round(result.features.loudness_db, 2),
             "onset_rate": round(result.features.onset_rate, 3),
-            "models": analysis_versions(),
+            "models": models,
         },
     )
 
@@ -191,6 +199,7 @@ def ingest_folder(
             summary.failed[str(path)] = f"unreadable: {exc.strerror or exc}"
     existing = {t.id: t for t in store.get(list(set(ids.values())))}
     todo: list[Path] = []
+    models = analysis_versions()
     stale: set[str] = set()
     seen: set[str] = set()
     for path, track_id in ids.items():
@@ -198,7 +207,7 @@ def ingest_folder(
             summary.unchanged += 1  # a byte-identical copy of a file already in this run
             continue
         seen.add(track_id)
-        if track_id in existing and existing[track_id].extra.get("models") != analysis_versions():
+        if track_id in existing and existing[track_id].extra.get("models") != models:
             todo.append(path)  # analysed by older models: analyse again (the upsert replaces it)
             stale.add(track_id)
         elif track_id in existing:
@@ -221,7 +230,7 @@ def ingest_folder(
         texts = [emotion_text(p, a["tags"], lyrics_for(p, a["tags"])) for p, a in pending]
         text_emotions = _text_emotions(texts)
         tracks = [
-            _build_track(p, ids[p], a, source=source, licence=licence, settings=settings, text_emotion=te)
+            _build_track(p, ids[p], a, source=source, licence=licence, settings=settings, text_emotion=te, models=models)
             for (p, a), te in zip(pending, text_emotions)
         ]
         store.upsert(tracks, text_embeddings=embed_texts([embedding_text(t) for t in tracks]))

@@ -125,7 +125,7 @@ def warm_up_jit_cache() -> None:
     Call it before starting processes that analyse audio: numba's on-disk cache of gufuncs is
     not safe to write from several processes at once (numba issue #10128, a segfault in a later
     process), and a fresh install has an empty cache. Once this process has written it, workers
-    only read it. On a warm cache this takes about a second.
+    only read it. It takes ~3 s on a warm cache (mostly importing librosa), ~24 s on a cold one.
     """
     seconds = 6.0  # shorter signals are too short for chroma_cqt's lowest octave
     t = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE

@@ -194,7 +194,7 @@ def train_style_model(
         "training_data": training_data,
         "cv": results[best_C],
         "cv_by_C": {
-            str(C): {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "subsets": r.get("subsets", {})}
+            str(C): {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "subsets": r["subsets"]}
             for C, r in results.items()
         },
         "C": best_C,
