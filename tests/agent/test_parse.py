@@ -43,6 +43,17 @@ def test_model_genres_not_in_the_text_are_dropped_and_negations_become_exclusion
     assert intent.style is not None and intent.style["jazz"] == 0
 
 
+@pytest.mark.parametrize(("text", "model_genres", "expected"), [
+    ("Angry punk rock for venting", ["metal", "rock"], {"rock": 2 / 3, "metal": 1 / 3}),
+    ("Relaxing music for a yoga session", ["jazz", "reggae"], {"jazz": 0.5, "reggae": 0.5}),
+    ("rock or metal, loud", ["rock", "metal"], {"rock": 0.5, "metal": 0.5}),
+])
+def test_named_genres_outweigh_genres_the_model_inferred(settings, fake_llm, text, model_genres, expected):
+    intent = parse_request(text, llm=fake_llm(answer(g=model_genres)), settings=settings)
+    assert intent.style is not None
+    assert {g: p for g, p in intent.style.as_dict().items() if p > 0} == pytest.approx(expected)
+
+
 def test_lexicon_corrects_the_model_for_chinese_nostalgia(settings, fake_llm):
     intent = parse_request("来点怀旧的老歌", llm=fake_llm(answer(m=["romantic"], e="some nostalgic old songs")), settings=settings)
     assert intent.language == "zh" and intent.english == "some nostalgic old songs"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
 
+from catalog import ingest
 from catalog.demo import plan_clips, render_plan
-from catalog.ingest import ingest_folder
+from catalog.ingest import analysis_versions, ingest_folder
 from catalog.store import CatalogStore
+from moodtune.types import EmotionVector
+from tools.fusion import fuse_emotion
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +61,45 @@ def test_renamed_file_updates_path_without_duplicating(settings, library, tmp_pa
     assert any(t.path == str(renamed.resolve()) for t in store.iter_tracks())
 
 
-def test_tracks_from_older_models_are_analysed_again(settings, library):
+def test_tracks_from_an_older_style_model_are_analysed_again(settings, library):
     ingest_folder(settings, library, workers=1, progress=False)
     store = CatalogStore.open(settings)
     track = next(store.iter_tracks())
-    store.upsert([track.with_(extra={**track.extra, "models": {"emotion": "1.0.0", "style": "0.9.0"}})])
+    old_models = {**track.extra["models"], "style": "0.9.0"}
+    store.upsert([track.with_(extra={**track.extra, "models": old_models})])
     summary = ingest_folder(settings, library, workers=1, progress=False)
     assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 2)
-    assert store.get_one(track.id).extra["models"] != {"emotion": "1.0.0", "style": "0.9.0"}
+    assert store.get_one(track.id).extra["models"] == analysis_versions(settings)
+
+
+@pytest.mark.parametrize("change", ["emotion model", "fusion weight"])
+def test_a_new_text_reading_rereads_words_without_decoding_audio(settings, library, monkeypatch, change):
+    ingest_folder(settings, library, workers=1, progress=False)
+    store = CatalogStore.open(settings)
+    track = next(t for t in store.iter_tracks() if t.instrumental)
+    if change == "emotion model":
+        stored = {**track.extra["models"], "emotion": "0.9.0"}
+        store.upsert([track.with_(emotion=EmotionVector.uniform(), extra={**track.extra, "models": stored})])
+    else:
+        settings = dataclasses.replace(settings, fusion_text_weight=0.2)
+
+    decoded = []
+
+    def record_decoding(path_str):
+        decoded.append(path_str)
+        return path_str, {"error": "not decoded in this test"}
+
+    monkeypatch.setattr(ingest, "_analyse", record_decoding)
+    summary = ingest_folder(settings, library, workers=1, progress=False)
+    assert decoded == [str(library / "albums" / "broken.mp3")]  # failed files are always tried again
+    assert summary.updated == (1 if change == "emotion model" else 3) and summary.added == 0
+    refreshed = store.get_one(track.id)
+    assert refreshed.extra["models"] == analysis_versions(settings)
+    assert refreshed.extra["fusion_text_weight"] == settings.fusion_text_weight
+    expected, _ = fuse_emotion(
+        text=EmotionVector.from_mapping(refreshed.extra["text_emotion"]),
+        audio=EmotionVector.from_mapping(track.extra["audio_emotion"]),
+        text_weight=settings.fusion_text_weight,
+    )
+    assert refreshed.emotion.probs == pytest.approx(expected.probs, abs=1e-6)
+    assert refreshed.extra["audio_emotion"] == track.extra["audio_emotion"] and refreshed.tempo == track.tempo

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 
+from moodtune.artefacts import write_manifest
 from moodtune.errors import InputError, ModelCorruptError, ModelMissingError
 from moodtune.types import MOOD_NAMES, MOODS
 from tools.emotion import classify_emotion
@@ -55,6 +57,31 @@ def test_real_model_reads_the_obvious_ones(text, mood):
     [vector] = classify_emotion([text])
     assert vector.top == mood, vector.ranked()[:3]
     assert sum(vector.probs) == pytest.approx(1.0)
+
+
+# Song titles, not sentences: what a track without lyrics offers. None uses the demo's title words.
+@pytest.mark.parametrize(("title", "mood"), [
+    ("Tears on My Pillow", "sad"),
+    ("Walking on Sunshine", "happy"),
+    ("Lullaby for a Sleepy Harbour", "calm"),
+    ("Back Home Again", "nostalgic"),
+    ("Nocturne of Dread", "tense"),
+])
+def test_real_model_reads_song_titles(title, mood):
+    [vector] = classify_emotion([title])
+    assert vector.top == mood, vector.ranked()[:3]
+
+
+def test_a_mood_head_without_prototype_reading_asks_for_retraining(artefact_copy):
+    head_path = artefact_copy / "mood_head.json"
+    head = json.loads(head_path.read_text())
+    del head["prototype_centroids"]
+    head_path.write_text(json.dumps(head))
+    manifest = json.loads((artefact_copy / "manifest.json").read_text())
+    write_manifest(artefact_copy, name=manifest["name"], version="1.0.0", meta=manifest["meta"])
+    with pytest.raises(ModelMissingError, match="predates") as info:
+        EmotionModel.load(artefact_copy)
+    assert "--reuse-encoder" in info.value.hint
 
 
 def test_blank_text_is_uniform_and_batches_match_single_calls():
