@@ -116,7 +116,9 @@ def template_explanation(facts: dict[str, Any], *, language: str) -> str:
     return f"{facts['title']}: {m1} {p1}% / {m2} {p2}%, {g1} {q1}%, {facts['tempo']} bpm{key} ({fusion}). {scores.capitalize()}."
 
 
-FACT_LABELS = {"en": ("moods", "style", ", ", "; "), "zh": ("情绪", "风格", "、", "；")}
+# Chinese facts carry no labels: given "情绪 平静 61%", the model wrote "情绪占61%" (mood 61%)
+# instead of naming the mood.
+FACT_LABELS = {"en": ("moods ", "style ", ", ", "; "), "zh": ("", "", "、", "；")}
 
 
 def facts_line(index: int, facts: dict[str, Any], *, language: str) -> str:
@@ -125,8 +127,9 @@ def facts_line(index: int, facts: dict[str, Any], *, language: str) -> str:
     # Only the top genre: the second is usually a few percent, and the model mistook it for a tempo.
     genre, percent = facts["genres"][0]
     genres = f"{GENRE_ZH[genre] if language == 'zh' else genre} {percent}%"
+    tempo = f"{facts['tempo']} bpm ({TEMPO_WORDS[language][tempo_class(facts['tempo'])]})"
     return semicolon.join(
-        [f"{index}. {moods_label} {moods}", f"{style_label} {genres}", f"{facts['tempo']} bpm", f"{facts['key']} {facts['mode']}"]
+        [f"{index}. {moods_label}{moods}", f"{style_label}{genres}", tempo, f"{facts['key']} {facts['mode']}"]
     )
 
 
@@ -142,6 +145,23 @@ def build_messages(facts_list: Sequence[dict[str, Any]], intent: Intent) -> list
     user = prompt["user"][language].format(request=intent.text[:300], n=len(facts_list), tracks=lines)
     messages.append({"role": "user", "content": user})
     return messages
+
+
+# Tempo classes the facts name, so the model copies a true word instead of guessing one
+# (it called 161 bpm "慢速" after the example's 68 bpm). Bounds in bpm: below SLOW_BELOW is
+# slow, from FAST_FROM on fast (roughly adagio/andante vs allegro).
+SLOW_BELOW, FAST_FROM = 90, 120
+TEMPO_WORDS = {"en": {"slow": "slow", "moderate": "moderate", "fast": "fast"}, "zh": {"slow": "慢速", "moderate": "中速", "fast": "快速"}}
+# Words that claim a tempo class in a worded line. Chinese avoids the bare 快 of 快乐 (happy).
+_TEMPO_CLAIMS = {
+    "slow": re.compile(r"\bslow(?:er|ly)?\b|\bunhurried\b|慢速|慢节奏|节奏慢|慢板|缓慢", re.IGNORECASE),
+    "moderate": re.compile(r"\bmoderate\b|\bmid-?tempo\b|\bmedium\b|中速|中等速度|中等节奏", re.IGNORECASE),
+    "fast": re.compile(r"\bfast(?:er)?\b|\bquick\b|\bup-?tempo\b|\brapid\b|快速|快节奏|节奏快|急促", re.IGNORECASE),
+}
+
+
+def tempo_class(bpm: float) -> str:
+    return "slow" if bpm < SLOW_BELOW else "fast" if bpm >= FAST_FROM else "moderate"
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -209,6 +229,11 @@ def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
     percentages = {p for _, p in facts["moods"] + facts["genres"]} | {facts["text_weight"], 100 - facts["text_weight"]}
     if any(int(percent) not in percentages for percent in _PERCENT.findall(sentence)):
         return False
+    # A tempo word of another class is false, unless it only echoes the request ("slow dance").
+    true_class = tempo_class(facts["tempo"])
+    for name, claim in _TEMPO_CLAIMS.items():
+        if name != true_class and claim.search(sentence) and not claim.search(f"{intent.text} {intent.english}"):
+            return False
     for number in _NUMBER.findall(sentence):
         if number not in numbers and number.rstrip("0").rstrip(".") not in numbers:
             return False
@@ -286,7 +311,9 @@ def stream_explanations(llm: LLM, facts_list: Sequence[dict[str, Any]], intent: 
             continue
         splitter = ExplanationStream(len(group))
         messages = build_messages(group, intent)
-        for chunk in llm.stream(messages, max_tokens=TOKENS_PER_TRACK * len(group), temperature=0.0):
+        # Everything before the tracks (instructions, example) is the language's reusable prefix.
+        chunks = llm.stream(messages, max_tokens=TOKENS_PER_TRACK * len(group), temperature=0.0, prefix=len(messages) - 1)
+        for chunk in chunks:
             for index, delta in splitter.feed(chunk):
                 yield start + index, delta
         for index, delta in splitter.feed("\n"):

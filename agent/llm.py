@@ -11,6 +11,11 @@ prefix and the explanation prompt's instructions each stay computed, instead of 
 the other every turn. That took parsing from ~3.2 s to ~2.0 s here; a RAM cache of saved
 states (LlamaRAMCache) did worse, because saving and restoring the whole state costs more
 than it saves at this size.
+
+One prefix per context is not enough for explanations: their instructions and example are
+in the reply's language, so a reply in the other language than the last read its ~200-250
+prefix tokens again (2-4 s before the first word). A caller that names its prefix
+(`prefix=`) gets it back from a saved state of that prefix alone (~6 MB, ~0.35 s to load).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from moodtune.artefacts import log_load
 from moodtune.config import LLM_FILE_NAME, Settings
 from moodtune.errors import LLMError, ModelMissingError
@@ -31,6 +38,8 @@ from moodtune.errors import LLMError, ModelMissingError
 Message = dict[str, str]
 PURPOSES = ("parse", "explain")
 _GENERATION_LOCK = threading.Lock()
+# Saved prompt-prefix states kept per context (one per language and prompt, in practice).
+MAX_SAVED_PREFIXES = 4
 
 
 class LLM(Protocol):
@@ -43,6 +52,7 @@ class LLM(Protocol):
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        prefix: int = 0,
     ) -> str: ...
 
     def stream(
@@ -52,6 +62,7 @@ class LLM(Protocol):
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        prefix: int = 0,
     ) -> Iterator[str]: ...
 
     def generate_json(
@@ -67,6 +78,7 @@ class LocalLLM:
         self.name = name
         self.lock = _GENERATION_LOCK
         self.last_timing: dict[str, float] = {}
+        self._prefix_states: dict[tuple[tuple[str, str], ...], tuple[list[int], Any]] = {}
 
     @classmethod
     def load(cls, settings: Settings, *, purpose: str = "parse") -> LocalLLM:
@@ -83,8 +95,41 @@ class LocalLLM:
                 messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=stream, **extra
             )
 
-    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None) -> str:
-        with self.lock:
+    def _restore_prefix(self, messages: Sequence[Message], prefix: int) -> None:
+        """Make the context hold `messages[:prefix]`, from a saved state when another prompt evicted it.
+
+        The prefix is rendered as ChatML, Qwen's chat template. Were the template another, the
+        saved prefix would only fail to match and llama.cpp would read the prompt as before.
+        """
+        if prefix <= 0:
+            return
+        key = tuple((m["role"], m["content"]) for m in messages[:prefix])
+        if key not in self._prefix_states:
+            chatml = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages[:prefix])
+            tokens = self.llama.tokenize(chatml.encode(), add_bos=False, special=True)
+            # Read with nothing after it in the context, so the saved state holds the prefix alone.
+            self.llama.reset()
+            self.llama.eval(tokens)
+            if len(self._prefix_states) >= MAX_SAVED_PREFIXES:
+                self._prefix_states.pop(next(iter(self._prefix_states)))
+            state = self.llama.save_state()
+            # The state carries a logits row per token (~140 MB here), read only for logprobs,
+            # which this context never computes; one zero row broadcasts on load.
+            state.scores = np.zeros((1, state.scores.shape[1]), dtype=state.scores.dtype)
+            self._prefix_states[key] = (tokens, state)
+            return
+        tokens, state = self._prefix_states[key]
+        if list(self.llama.input_ids[: len(tokens)]) != tokens:
+            self.llama.load_state(state)
+
+    @property
+    def saved_prefixes(self) -> list[list[int]]:
+        """The token sequences of the prompt prefixes this context can restore."""
+        return [tokens for tokens, _ in self._prefix_states.values()]
+
+    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0) -> str:
+        with self.lock, _llama_errors():
+            self._restore_prefix(messages, prefix)
             start = time.perf_counter()
             out = self._chat(
                 messages, max_tokens=max_tokens, temperature=temperature, stream=False, stop=list(stop or [])
@@ -95,8 +140,9 @@ class LocalLLM:
             }
             return out["choices"][0]["message"]["content"] or ""
 
-    def stream(self, messages, *, max_tokens, temperature=0.0, stop=None) -> Iterator[str]:
+    def stream(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0) -> Iterator[str]:
         with self.lock, _llama_errors():  # a streamed completion raises while it is read
+            self._restore_prefix(messages, prefix)
             for chunk in self._chat(
                 messages, max_tokens=max_tokens, temperature=temperature, stream=True, stop=list(stop or [])
             ):

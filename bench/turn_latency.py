@@ -23,6 +23,7 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
     texts = [json.loads(x)["text"] for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()][:limit]
     agent.recommend("warm up: calm piano", user_id="latency-bench", explain_top=1)  # loads every model, fills caches
     ranked, first_token, whole = [], [], []
+    per_request = []
     accepted = worded = 0
     for text in texts:
         start = time.perf_counter()
@@ -39,6 +40,10 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
                 worded += sum(bool(rec.explanation.llm) or rec.explanation.facts.get("llm_rejected", False) for rec in top)
                 accepted += sum(bool(rec.explanation.llm) for rec in top)
         first_token.append(first if first is not None else whole[-1])
+        per_request.append(
+            {"text": text, "ranked_list_s": round(ranked[-1], 2), "first_token_s": round(first_token[-1], 2),
+             "whole_s": round(whole[-1], 2)}
+        )
 
     def stats(values: list[float]) -> dict:
         return {"p50_s": round(float(np.median(values)), 2), "p95_s": round(float(np.percentile(values, 95)), 2)}
@@ -49,7 +54,8 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
                "llm_wording_grounded": round(accepted / worded, 3) if worded else None,
                "llm_wordings": worded,
                # Parse and explain contexts, the emotion model and the store, after the run.
-               "memory_mb": process_memory_mb()}
+               "memory_mb": process_memory_mb(),
+               "per_request": per_request}
     write_results("latency", figures)
     return figures
 

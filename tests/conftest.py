@@ -48,18 +48,21 @@ class FakeLLM:
         # One answer for every call, or a list: the answer of each call in turn.
         self.wording = wording
         self.calls: list[list[dict]] = []
+        self.prefixes: list[int] = []  # how many leading messages each call named as its reusable prefix
         self.last_timing = {"completion_tokens": 0}
 
     def generate_json(self, messages, *, schema, max_tokens):
         self.calls.append(list(messages))
         return dict(self.answer)
 
-    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None):
+    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0):
         self.calls.append(list(messages))
+        self.prefixes.append(prefix)
         return self.wording
 
-    def stream(self, messages, *, max_tokens, temperature=0.0, stop=None):
+    def stream(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0):
         self.calls.append(list(messages))
+        self.prefixes.append(prefix)
         text = self.wording if isinstance(self.wording, str) else self.wording.pop(0)
         for i in range(0, len(text), 7):
             yield text[i : i + 7]

@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from agent.explain import ExplanationStream, is_grounded, stream_explanations, template_explanation, track_facts
+from agent.explain import (
+    ExplanationStream,
+    facts_line,
+    is_grounded,
+    stream_explanations,
+    template_explanation,
+    track_facts,
+)
 from moodtune.types import EmotionVector, Intent, ScoredTrack
 
 
@@ -44,11 +51,32 @@ def test_template_names_the_key_only_when_known(facts, language, key, mode, expe
     ("Calm jazz at {jazz} bpm.", False),
     ("Calm jazz ({tempo}%) for the drive.", False),
     ("Calm ({calm}%) jazz at {tempo} bpm.", True),
+    ("Calm jazz at a slow {tempo} bpm.", True),
+    ("Fast, calm jazz at {tempo} bpm.", False),
+    ("Calm jazz with an up-tempo swing.", False),
+    ("平静的爵士，{tempo} bpm的快速节奏。", False),
+    ("平静又快乐的爵士，{tempo} bpm的慢速。", True),
 ])
 def test_grounding_rejects_invented_numbers_and_names(facts, sentence, grounded):
     data, intent = facts
     values = {"tempo": data["tempo"], "calm": dict(data["moods"])["calm"], "jazz": dict(data["genres"])["jazz"]}
     assert is_grounded(sentence.format(**values), data, intent) is grounded
+
+
+@pytest.mark.parametrize(("tempo", "language", "word"), [
+    (68, "en", "(slow)"), (104, "en", "(moderate)"), (150, "en", "(fast)"), (89, "zh", "(慢速)"), (120, "zh", "(快速)"),
+])
+def test_facts_name_the_tempo_class(facts, tempo, language, word):
+    data, _ = facts
+    assert f"{tempo} bpm {word}" in facts_line(1, {**data, "tempo": tempo}, language=language)
+
+
+def test_a_tempo_word_that_echoes_the_request_is_not_a_claim(facts):
+    data, _ = facts
+    intent = Intent(emotion=EmotionVector.one_hot("romantic"), text="songs for a slow dance")
+    fast = {**data, "tempo": 132}
+    assert is_grounded("Romantic enough for a slow dance.", fast, intent)
+    assert not is_grounded("Romantic and fast enough for a slow dance.", {**data, "tempo": 70}, intent)
 
 
 def test_the_tracks_own_percentage_is_grounded(facts):
@@ -88,6 +116,8 @@ def test_the_first_track_is_worded_alone_then_the_rest_together(track_factory, f
     assert worded == {0: "Alone first.", **{n: f"Then number {n}." for n in range(1, count)}}
     prompts = [call[-1]["content"] for call in llm.calls]
     assert len(prompts) == 1 + (count > 1)
+    # Instructions and example, not the tracks, are what the context may keep between calls.
+    assert llm.prefixes == [len(call) - 1 for call in llm.calls]
     assert "61 bpm" in prompts[0] and "62 bpm" not in prompts[0]
     if count > 1:
         assert "61 bpm" not in prompts[1] and all(f"{61 + i} bpm" in prompts[1] for i in range(1, count))

@@ -69,3 +69,28 @@ def test_parse_and_explain_contexts_are_separate_but_share_one_lock(real_llm_pat
     parse, explain = LocalLLM.load(settings, purpose="parse"), LocalLLM.load(settings, purpose="explain")
     assert parse.llama is not explain.llama and parse.lock is explain.lock
     assert LocalLLM.load(settings, purpose="explain") is explain
+
+
+@pytest.mark.llm
+def test_a_prefix_evicted_by_another_language_comes_back_from_its_saved_state(real_llm_path):
+    from moodtune.config import Settings
+
+    llm = LocalLLM.load(Settings.load(llm_path=real_llm_path), purpose="explain")
+
+    def conversation(system: str, question: str) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": "Blue."},
+            {"role": "user", "content": question},
+        ]
+
+    english = conversation("Answer in one English word.", "Name a fruit.")
+    chinese = conversation("只用一个中文词回答。", "说一种水果。")
+    first = llm.generate(english, max_tokens=6, prefix=3)
+    llm.generate(chinese, max_tokens=6, prefix=3)  # evicts the English prefix from the context
+    assert len(llm.saved_prefixes) >= 2
+    english_prefix = next(t for t in llm.saved_prefixes if llm.llama.detokenize(t).decode().count("English"))
+    assert list(llm.llama.input_ids[: len(english_prefix)]) != english_prefix
+    assert llm.generate(english, max_tokens=6, prefix=3) == first
+    assert list(llm.llama.input_ids[: len(english_prefix)]) == english_prefix
