@@ -110,6 +110,8 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
     "happy": (
         "happy",
         "cheerful",
+        "happier",
+        "cheerier",
         "joyful",
         "upbeat",
         "bouncy",
@@ -128,6 +130,8 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
     "sad": (
         "sad",
         "heartbroken",
+        "sadder",
+        "saddest",
         "heartbreak",
         "melancholy",
         "melancholic",
@@ -149,6 +153,9 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
     "calm": (
         "calm",
         "relax",
+        "calmer",
+        "quieter",
+        "softer",
         "relaxing",
         "chill",
         "peaceful",
@@ -173,6 +180,7 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
     "energetic": (
         "energetic",
         "energy",
+        "livelier",
         "pump",
         "pumped",
         "hype",
@@ -444,12 +452,18 @@ def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
 
 
 def context_mentions(text: str) -> list[str]:
+    """Contexts the text names, the last-named first.
+
+    The head of a phrase comes last, in English and in Chinese alike: a "dinner date" is a
+    date, a "rainy drive" a drive, a 生日派对 a party.
+    """
     lowered = text.lower()
-    found = []
+    ends: dict[str, int] = {}
     for context, words in CONTEXT_WORDS.items():
-        if any(_find_term(lowered, w) for w in words):
-            found.append(context)
-    return found
+        spots = [start + len(w) for w in words for start in _find_term(lowered, w)]
+        if spots:
+            ends[context] = max(spots)
+    return sorted(ends, key=lambda context: -ends[context])
 
 
 def canonical_context(value: str | None) -> str | None:
@@ -523,10 +537,17 @@ _ARTIST_AFTER = re.compile(rf"\b(?:like|by|from|artists? such as)\s+({_NAME}(?:\
 _NOT_NAMES = {"I", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Christmas", "Halloween"}
 
 
-def artist_mentions(text: str) -> list[str]:
-    """Capitalised names the user put after "like", "by" or "from" (English text only)."""
+# "anything except Drake", "country but not Johnny Cash": capitalised names after a negation.
+_ARTIST_EXCLUDED = re.compile(
+    rf"\b(?:except|not|without|no more|other than|anything but|apart from)\s+({_NAME}(?:\s*(?:,|or|and)\s*{_NAME})*)"
+)
+
+
+def artist_mentions(text: str, *, excluded: bool = False) -> list[str]:
+    """Capitalised names the user put after "like", "by" or "from", or with `excluded` after a
+    negation ("except", "not", "without" ...). English text only."""
     names: list[str] = []
-    for match in _ARTIST_AFTER.finditer(text):
+    for match in (_ARTIST_EXCLUDED if excluded else _ARTIST_AFTER).finditer(text):
         for name in re.split(r"\s*(?:,|\bor\b|\band\b)\s*", match.group(1)):
             name = name.strip()
             if name and name not in _NOT_NAMES and not is_genre(name) and name not in names:

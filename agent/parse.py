@@ -151,9 +151,13 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         target = exclude_artists if lexicon.artist_negated(name, text) else artists
         if name not in target:
             target.append(name)
-    if not artists and language == "en":
-        # The small model sometimes drops a name the user clearly wrote ("like Bob Dylan").
-        artists = [n for n in lexicon.artist_mentions(text) if n not in exclude_artists and not lexicon.artist_negated(n, text)]
+    if language == "en":
+        # The small model sometimes drops a name the user clearly wrote ("like Bob Dylan",
+        # "anything except Drake").
+        if not artists:
+            artists = [n for n in lexicon.artist_mentions(text) if n not in exclude_artists and not lexicon.artist_negated(n, text)]
+        if not exclude_artists:
+            exclude_artists = [n for n in lexicon.artist_mentions(text, excluded=True) if n not in artists]
 
     # When the text names an activity with a typical mood and no mood word, the activity speaks.
     if not mood_counts:
@@ -165,10 +169,8 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
     # only with one does it move the previous target.
     follow_up = bool(raw.get("f")) or lexicon.looks_like_follow_up(text)
     contexts = lexicon.context_mentions(text)
-    context = lexicon.canonical_context(raw.get("c")) or (contexts[0] if contexts else None)
-    if context and contexts and context not in contexts and context not in lexicon.CONTEXT_WORDS:
-        # The model's free word is kept unless the text names one of our contexts.
-        context = contexts[0]
+    # A context the text names wins; the model's own word only fills in when it names none.
+    context = contexts[0] if contexts else lexicon.canonical_context(raw.get("c"))
 
     if follow_up and previous is not None:
         base = previous.emotion

@@ -1,6 +1,10 @@
 """Request understanding on the shared dev set (../shared/eval/parse_dev.jsonl), scored by its README's rules.
 
-    python -m bench.parse_eval [--file PATH]
+    python -m bench.parse_eval [--file PATH --name RESULTS_NAME]
+
+`bench/data/parse_probe.jsonl` (name `parse_probe`) holds 24 requests of ours in the same
+format, written after the parser was tuned on the dev set and scored before any change made
+for them: the nearest thing to the held-out set we have.
 
 Each line is parsed on its own (no previous turn). Reports the share of requests with every
 field right, the share per field, latency and the model's output tokens; the per-request
@@ -67,7 +71,7 @@ def score(intent: Intent, expect: dict) -> dict[str, bool]:
     return results
 
 
-def main(settings: Settings | None = None, path: Path = DEV_SET) -> dict:
+def main(settings: Settings | None = None, path: Path = DEV_SET, name: str = "parse") -> dict:
     settings = settings or Settings.load()
     llm = LocalLLM.load(settings)
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -107,13 +111,16 @@ def main(settings: Settings | None = None, path: Path = DEV_SET) -> dict:
         "latency_s_p95": round(float(np.percentile(latencies, 95)), 2),
         "output_tokens_mean": round(float(np.mean([r["output_tokens"] or 0 for r in rows])), 1),
         "model": llm.name,
+        "request_set": path.name,
         "rows": rows,
     }
-    write_results("parse", figures)
+    write_results(name, figures)
     return figures
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--file", type=Path, default=DEV_SET)
-    main(path=parser.parse_args().file)
+    parser.add_argument("--name", default="parse", help="results file name under bench/results/")
+    args = parser.parse_args()
+    main(path=args.file, name=args.name)

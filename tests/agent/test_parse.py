@@ -54,6 +54,27 @@ def test_named_genres_outweigh_genres_the_model_inferred(settings, fake_llm, tex
     assert {g: p for g, p in intent.style.as_dict().items() if p > 0} == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(("text", "model_context", "context"), [
+    ("Romantic jazz for a dinner date", "cooking", "date"),
+    ("something calm for a rainy drive", "", "driving"),
+    ("生日派对要热闹的歌", "birthday", "party"),
+    ("roller skating night tunes", "roller skating", "roller skating"),
+])
+def test_the_context_the_text_names_last_wins(settings, fake_llm, text, model_context, context):
+    intent = parse_request(text, llm=fake_llm(answer(c=model_context)), settings=settings)
+    assert intent.context == context
+
+
+@pytest.mark.parametrize(("text", "model_moods", "top"), [
+    ("Taylor Swift vibes but a bit sadder", ["romantic"], "sad"),
+    ("make it happier", ["calm"], "happy"),
+    ("something calmer please", ["energetic"], "calm"),
+])
+def test_comparative_mood_words_count(settings, fake_llm, text, model_moods, top):
+    intent = parse_request(text, llm=fake_llm(answer(m=model_moods)), settings=settings)
+    assert intent.emotion.top == top
+
+
 def test_lexicon_corrects_the_model_for_chinese_nostalgia(settings, fake_llm):
     intent = parse_request("来点怀旧的老歌", llm=fake_llm(answer(m=["romantic"], e="some nostalgic old songs")), settings=settings)
     assert intent.language == "zh" and intent.english == "some nostalgic old songs"
@@ -76,10 +97,13 @@ def test_words_the_user_wrote_decide_the_top_mood(settings, fake_llm, text, mode
 @pytest.mark.parametrize(("text", "model_artists", "artists", "excluded"), [
     ("Songs like Bob Dylan but sadder", [], ["Bob Dylan"], []),
     ("old-school hip hop, like Nas or Wu-Tang Clan", ["Nas"], ["Nas"], []),
-    ("Blues but not Eric Clapton", [], [], []),
+    ("Blues but not Eric Clapton", [], [], ["Eric Clapton"]),
+    ("Anything except Drake", [], [], ["Drake"]),
+    ("like Adele, but without Sam Smith", [], ["Adele"], ["Sam Smith"]),
+    ("no Jazz, nothing loud", [], [], []),
     ("music for a Sunday morning like Norah Jones", [], ["Norah Jones"], []),
 ])
-def test_named_artists_are_kept_even_when_the_model_drops_them(settings, fake_llm, text, model_artists, artists, excluded):
+def test_named_artists_and_exclusions_are_kept_even_when_the_model_drops_them(settings, fake_llm, text, model_artists, artists, excluded):
     intent = parse_request(text, llm=fake_llm(answer(a=model_artists)), settings=settings)
     assert list(intent.artists) == artists and list(intent.exclude_artists) == excluded
 
