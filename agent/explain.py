@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.llm import LLM
-from moodtune.types import GENRES, MOOD_NAMES, Intent, ScoredTrack
+from moodtune.types import GENRES, MOOD_NAMES, EmotionVector, Intent, ScoredTrack
 from prompts import load_prompt
 
 TOKENS_PER_TRACK = 32
@@ -296,6 +296,14 @@ class ExplanationStream:
                 yield self.current, text
             self.finished.add(self.current)
             self.current = None
+
+
+def warm_up(llm: LLM) -> None:
+    """Keep each language's instructions and example computed, so no reply reads them first."""
+    facts = {"moods": [("calm", 60), ("happy", 20)], "genres": [("jazz", 80)], "tempo": 80, "key": "C", "mode": "major"}
+    for language in load_prompt("explain")["system"]:
+        intent = Intent(emotion=EmotionVector.one_hot("calm"), text="calm", language=language)
+        llm.keep_prefix(build_messages([facts], intent)[:-1])
 
 
 def stream_explanations(llm: LLM, facts_list: Sequence[dict[str, Any]], intent: Intent) -> Iterator[tuple[int, str]]:

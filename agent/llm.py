@@ -69,6 +69,8 @@ class LLM(Protocol):
         self, messages: Sequence[Message], *, schema: dict[str, Any], max_tokens: int
     ) -> dict[str, Any]: ...
 
+    def keep_prefix(self, messages: Sequence[Message]) -> None: ...
+
 
 class LocalLLM:
     """Qwen2.5-Coder-1.5B-Instruct Q4_K_M through llama-cpp-python, with a prompt-prefix cache."""
@@ -121,6 +123,11 @@ class LocalLLM:
         tokens, state = self._prefix_states[key]
         if list(self.llama.input_ids[: len(tokens)]) != tokens:
             self.llama.load_state(state)
+
+    def keep_prefix(self, messages: Sequence[Message]) -> None:
+        """Read `messages` now and keep them as a restorable prefix (a warm-up: no answer)."""
+        with self.lock, _llama_errors():
+            self._restore_prefix(messages, len(messages))
 
     @property
     def saved_prefixes(self) -> list[list[int]]:

@@ -102,6 +102,18 @@ class Moodtune:
                 self.conversations[session_id] = conversation
             return self.conversations[session_id]
 
+    def warm_up(self) -> None:
+        """Load every model and compute the prompt prefixes before the first request.
+
+        Without it the first reply pays for loading (~10 s here) and the first reply in each
+        language for reading its explanation prefix. Nothing is logged or learned.
+        """
+        from tools.emotion import classify_emotion
+
+        parse_request("calm piano", llm=self.llm, settings=self.settings)
+        classify_emotion(["calm piano"])
+        explain.warm_up(self.explainer)
+
     def _user_mood(self, intent: Intent) -> EmotionVector | None:
         from tools.emotion import is_english_enough
         from tools.langchain_tools import emotion_tool

@@ -14,15 +14,23 @@ from moodtune.config import Settings
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from agent.session import Moodtune
     from api.http import check_binding
     from app import create_server_app
+    from moodtune.errors import MoodtuneError
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     check_binding(settings)
+    agent = Moodtune(settings)
+    print("Loading the models and prompts (the first answer then needs no warm-up) ...", flush=True)
+    try:
+        agent.warm_up()
+    except MoodtuneError as exc:  # serve anyway: each request then reports the problem and its fix
+        print(f"warning: {exc}", flush=True)
     print(
         f"Moodtune at http://{settings.host}:{settings.port}/  (API: /api/v1, OpenAI-compatible: /v1/chat/completions, docs: /docs)"
     )
-    uvicorn.run(create_server_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(create_server_app(settings, agent=agent), host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 

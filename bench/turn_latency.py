@@ -21,7 +21,8 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
     settings = settings or Settings.load()
     agent = Moodtune(settings)
     texts = [json.loads(x)["text"] for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()][:limit]
-    agent.recommend("warm up: calm piano", user_id="latency-bench", explain_top=1)  # loads every model, fills caches
+    agent.warm_up()  # what `moodtune serve` does before it listens
+    agent.recommend("warm up: calm piano", user_id="latency-bench", explain_top=1)  # the store and search path too
     ranked, first_token, whole = [], [], []
     per_request = []
     accepted = worded = 0

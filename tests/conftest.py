@@ -48,7 +48,8 @@ class FakeLLM:
         # One answer for every call, or a list: the answer of each call in turn.
         self.wording = wording
         self.calls: list[list[dict]] = []
-        self.prefixes: list[int] = []  # how many leading messages each call named as its reusable prefix
+        self.prefixes: list[int] = []
+        self.kept: list[list[dict]] = []  # prefixes a warm-up asked to keep  # how many leading messages each call named as its reusable prefix
         self.last_timing = {"completion_tokens": 0}
 
     def generate_json(self, messages, *, schema, max_tokens):
@@ -59,6 +60,9 @@ class FakeLLM:
         self.calls.append(list(messages))
         self.prefixes.append(prefix)
         return self.wording
+
+    def keep_prefix(self, messages):
+        self.kept.append(list(messages))
 
     def stream(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0):
         self.calls.append(list(messages))

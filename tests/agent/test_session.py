@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from agent.explain import build_messages
 from agent.session import Moodtune
 from catalog.store import CatalogStore
 from moodtune.errors import InputError, NotFoundError
+from moodtune.types import EmotionVector, Intent
 
 MOODS_GENRES = [("calm", "jazz"), ("calm", "classical"), ("sad", "blues"), ("happy", "pop"), ("energetic", "rock"),
                 ("angry", "metal"), ("romantic", "pop"), ("nostalgic", "country"), ("tense", "classical"), ("happy", "reggae")]
@@ -99,3 +101,15 @@ def test_every_reply_is_in_the_review_log(agent_factory):
     assert logged.request == "sad songs" and len(logged.candidates) >= 4
     # The log keeps parts to 4 decimals, as the reviewer sees them.
     assert logged.recommendations[0].scored.parts == pytest.approx(dict(reply.recommendations[0].scored.parts), abs=1e-4)
+
+
+def test_warm_up_keeps_each_languages_prefix_and_logs_nothing(agent_factory):
+    agent = agent_factory(answer(m=["calm"]))
+    agent.warm_up()
+    llm = agent.llm
+    assert [prefix[0]["content"] for prefix in llm.kept] == [
+        build_messages([], Intent(emotion=EmotionVector.uniform(), language=language))[0]["content"]
+        for language in ("en", "zh")
+    ]
+    assert all(prefix[-1]["role"] == "assistant" for prefix in llm.kept)  # instructions and example, no tracks
+    assert len(llm.calls) == 1 and not agent.review.sessions()
