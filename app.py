@@ -292,7 +292,7 @@ def create_server_app(settings: Settings, *, agent: Moodtune | None = None):
 
 
 if __name__ == "__main__":
-    import uvicorn
+    # One way to start the server: the same as `moodtune serve` (binding checks, warm-up).
+    from moodtune.cli import main
 
-    settings = Settings.load()
-    uvicorn.run(create_server_app(settings), host=settings.host, port=settings.port)
+    raise SystemExit(main(["serve"]))
