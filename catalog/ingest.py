@@ -101,14 +101,12 @@ def _build_track(
     source: str,
     licence: str,
     settings: Settings,
+    words: tuple[str, str],
     text_emotion,
     models: dict[str, str],
 ) -> Track:
     result, tags = analysed["result"], analysed["tags"]
-    lyrics = lyrics_for(path, tags)
-    emotion, used_weight = fuse_emotion(
-        text=text_emotion, audio=result.audio_mood, text_weight=_text_weight(lyrics, settings)
-    )
+    from_words, extra_from_words = _word_reading(words, text_emotion, result.audio_mood, settings)
     year_match = re.match(r"\d{4}", tags.get("date", ""))
     return Track(
         id=track_id,
@@ -120,20 +118,17 @@ def _build_track(
         duration=result.features.duration,
         source=source,
         licence=licence or tags.get("copyright", ""),
-        emotion=emotion,
         style=result.style,
         tempo=result.features.tempo,
         key=result.features.key,
         mode=result.features.mode,
-        text=emotion_text(path, tags, lyrics),
         genre_tag=tags.get("genre", ""),
-        instrumental=not lyrics,
+        **from_words,
         extra={
             "audio_emotion": result.audio_mood.as_dict(),
             "audio_valence": round(result.valence, 4),
             "audio_arousal": round(result.arousal, 4),
-            "text_emotion": text_emotion.as_dict() if text_emotion else None,
-            "fusion_text_weight": used_weight,
+            **extra_from_words,
             "provenance": tags.get("comment", ""),
             "loudness_db": round(result.features.loudness_db, 2),
             "onset_rate": round(result.features.onset_rate, 3),
@@ -142,8 +137,22 @@ def _build_track(
     )
 
 
-def _text_weight(lyrics: str, settings: Settings) -> float:
-    return settings.fusion_text_weight_with_lyrics if lyrics else settings.fusion_text_weight
+def _read_words(path: Path, tags: dict[str, str]) -> tuple[str, str]:
+    """(what the emotion classifier reads, the lyrics) of a file."""
+    lyrics = lyrics_for(path, tags)
+    return emotion_text(path, tags, lyrics), lyrics
+
+
+def _word_reading(
+    words: tuple[str, str], text_emotion: EmotionVector | None, audio: EmotionVector, settings: Settings
+) -> tuple[dict, dict]:
+    """The Track fields and the `extra` fields that come from a track's words, fused with its audio."""
+    text, lyrics = words
+    weight = settings.fusion_text_weight_with_lyrics if lyrics else settings.fusion_text_weight
+    emotion, used_weight = fuse_emotion(text=text_emotion, audio=audio, text_weight=weight)
+    fields = {"emotion": emotion, "text": text, "instrumental": not lyrics}
+    extra = {"text_emotion": text_emotion.as_dict() if text_emotion else None, "fusion_text_weight": used_weight}
+    return fields, extra
 
 
 def emotion_text(path: Path, tags: dict[str, str], lyrics: str) -> str:
@@ -162,24 +171,14 @@ def reread_text(tracks: list[Track], *, settings: Settings, models: dict[str, st
     Reads their tags and lyrics again and fuses the new text reading with the stored audio
     reading, without decoding the audio: seconds for a library instead of an hour.
     """
-    words = []
-    for track in tracks:
-        path = Path(track.path)
-        tags = read_tags(path)
-        lyrics = lyrics_for(path, tags)
-        words.append((emotion_text(path, tags, lyrics), lyrics))
+    words = [_read_words(Path(t.path), read_tags(Path(t.path))) for t in tracks]
     text_emotions = _text_emotions([text for text, _ in words])
     refreshed = []
-    for track, (text, lyrics), text_emotion in zip(tracks, words, text_emotions):
+    for track, track_words, text_emotion in zip(tracks, words, text_emotions):
         audio = EmotionVector.from_mapping(track.extra["audio_emotion"])
-        emotion, used_weight = fuse_emotion(text=text_emotion, audio=audio, text_weight=_text_weight(lyrics, settings))
-        extra = {
-            **track.extra,
-            "text_emotion": text_emotion.as_dict() if text_emotion else None,
-            "fusion_text_weight": used_weight,
-            "models": models,
-        }
-        refreshed.append(track.with_(emotion=emotion, text=text, extra=extra))
+        from_words, extra_from_words = _word_reading(track_words, text_emotion, audio, settings)
+        extra = {**track.extra, **extra_from_words, "models": models}
+        refreshed.append(track.with_(**from_words, extra=extra))
     return refreshed
 
 
@@ -227,8 +226,6 @@ def ingest_folder(
 ) -> IngestSummary:
     from tqdm import tqdm
 
-    from tools.encoder import embed_texts
-
     root = Path(root)
     if not root.exists():
         raise MoodtuneError(f"{root} does not exist", hint="pass a folder or file that exists")
@@ -269,7 +266,7 @@ def ingest_folder(
             todo.append(path)
     for start in range(0, len(text_stale), BATCH_SIZE):
         refreshed = reread_text(text_stale[start : start + BATCH_SIZE], settings=settings, models=models)
-        store.upsert(refreshed, text_embeddings=embed_texts([embedding_text(t) for t in refreshed]))
+        store.upsert(refreshed)
         summary.updated += len(refreshed)
     if not todo:
         return summary
@@ -280,13 +277,15 @@ def ingest_folder(
     def flush() -> None:
         if not pending:
             return
-        texts = [emotion_text(p, a["tags"], lyrics_for(p, a["tags"])) for p, a in pending]
-        text_emotions = _text_emotions(texts)
+        words = [_read_words(p, a["tags"]) for p, a in pending]
+        text_emotions = _text_emotions([text for text, _ in words])
         tracks = [
-            _build_track(p, ids[p], a, source=source, licence=licence, settings=settings, text_emotion=te, models=models)
-            for (p, a), te in zip(pending, text_emotions)
+            _build_track(
+                p, ids[p], a, source=source, licence=licence, settings=settings, words=w, text_emotion=te, models=models
+            )
+            for (p, a), w, te in zip(pending, words, text_emotions)
         ]
-        store.upsert(tracks, text_embeddings=embed_texts([embedding_text(t) for t in tracks]))
+        store.upsert(tracks)
         summary.updated += sum(t.id in stale for t in tracks)
         summary.added += sum(t.id not in stale for t in tracks)
         pending.clear()
@@ -311,8 +310,3 @@ def ingest_folder(
     flush()
     bar.close()
     return summary
-
-
-def embedding_text(track: Track) -> str:
-    """What text search matches: the track's words plus its artist and top genre."""
-    return " | ".join(p for p in (track.title, track.artist, track.album, track.genre_tag, track.text[:500]) if p)

@@ -41,6 +41,11 @@ def affect_embedding(
     return (vector / norm).tolist()
 
 
+def embedding_text(track: Track) -> str:
+    """What text search matches: the track's words plus its artist, album and genre tag."""
+    return " | ".join(p for p in (track.title, track.artist, track.album, track.genre_tag, track.text[:500]) if p)
+
+
 def track_metadata(track: Track) -> dict[str, Any]:
     """Flat metadata (Chroma stores str/int/float/bool only; None becomes a sentinel)."""
     meta: dict[str, Any] = {
@@ -177,7 +182,7 @@ class CatalogStore:
         if text_embeddings is None:
             from tools.encoder import embed_texts
 
-            text_embeddings = embed_texts([t.text or t.title for t in tracks])
+            text_embeddings = embed_texts([embedding_text(t) for t in tracks])
         ids = [t.id for t in tracks]
         metas = [track_metadata(t) for t in tracks]
         documents = [t.text for t in tracks]
