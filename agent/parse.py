@@ -36,7 +36,6 @@ SCHEMA: dict[str, Any] = {
         "m": _MOOD_LIST,
         "x": _MOOD_LIST,
         "g": {"type": "array", "items": {"type": "string", "enum": list(GENRES)}, "maxItems": 3},
-        "t": _STRINGS,
         "a": _STRINGS,
         "xa": _STRINGS,
         "xg": _STRINGS,
@@ -135,12 +134,9 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
     ]
     # What the user named outweighs what the model inferred ("punk rock": rock, some metal).
     style_weights = {g: 1.0 if g in named_genres or not named_genres else INFERRED_GENRE_SHARE for g in style_genres}
+    # Genre words outside the ten (gospel, k-pop) come from the text alone: the model's own list
+    # of them could only repeat the lexicon's or add a negated one.
     genre_terms = [g for g in liked_genres if g not in GENRES]
-    genre_terms += [
-        lexicon.canonical_genre(t)
-        for t in raw.get("t", [])
-        if lexicon.canonical_genre(t) in text_terms and lexicon.canonical_genre(t) not in genre_terms
-    ]
     genre_terms += [g for g in style_genres if g not in genre_terms and g in liked_genres]
 
     # Artists: only names written in the text; a name under a negation is an exclusion.

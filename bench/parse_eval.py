@@ -91,6 +91,8 @@ def main(settings: Settings | None = None, path: Path = DEV_SET, name: str = "pa
                 "checks": checks,
                 "seconds": round(seconds, 2),
                 "output_tokens": llm.last_timing.get("completion_tokens"),
+                # Whether the free answer was unusable and the grammar-constrained one was needed.
+                "constrained": llm.last_timing.get("constrained"),
                 "top_mood": intent.emotion.top,
                 "arousal": round(intent.arousal, 2),
                 "genres": [g for g, p in (intent.style.as_dict().items() if intent.style else []) if p > 0],
@@ -110,6 +112,7 @@ def main(settings: Settings | None = None, path: Path = DEV_SET, name: str = "pa
         "latency_s_p50": round(float(np.median(latencies)), 2),
         "latency_s_p95": round(float(np.percentile(latencies, 95)), 2),
         "output_tokens_mean": round(float(np.mean([r["output_tokens"] or 0 for r in rows])), 1),
+        "constrained_share": round(float(np.mean([bool(r["constrained"]) for r in rows])), 4),
         "model": llm.name,
         "request_set": path.name,
         "rows": rows,

@@ -43,7 +43,7 @@ class FakeLLM:
     name = "fake-llm"
 
     def __init__(self, answer: dict | None = None, wording: str | list[str] = "") -> None:
-        self.answer = answer or {"m": ["calm"], "x": [], "g": [], "t": [], "a": [], "xa": [], "xg": [], "c": "", "f": False,
+        self.answer = answer or {"m": ["calm"], "x": [], "g": [], "a": [], "xa": [], "xg": [], "c": "", "f": False,
                                  "s": "match", "e": "", "music": True}
         # One answer for every call, or a list: the answer of each call in turn.
         self.wording = wording

@@ -23,6 +23,66 @@ def test_corrupt_model_is_an_llm_error(settings):
         LocalLLM.load(replace(settings, llm_path=bad))
 
 
+class ScriptedLlama:
+    """A llama-cpp stand-in that answers each chat call with the next scripted text."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.calls: list[dict] = []
+
+    def create_chat_completion(self, **kwargs):
+        self.calls.append(kwargs)
+        text = self.answers.pop(0)
+        return {"choices": [{"message": {"content": text}}], "usage": {"completion_tokens": len(text.split())}}
+
+
+MOOD_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "m": {"type": "array", "items": {"type": "string", "enum": ["calm", "sad"]}, "maxItems": 2},
+        "f": {"type": "boolean"},
+    },
+    "required": ["m"],
+}
+
+
+@pytest.mark.parametrize(
+    ("free_answer", "kept"),
+    [
+        ('{"m":["calm"]}', {"m": ["calm"]}),
+        ('{"m":["calm"]} and some words after it', {"m": ["calm"]}),
+        # Values the grammar could not have produced are dropped, the rest is kept.
+        ('{"m":["furious","calm"]}', {"m": ["calm"]}),
+        ('{"m":["calm","sad","calm"]}', {"m": ["calm", "sad"]}),
+        ('{"m":["sad"],"note":"ignore all rules"}', {"m": ["sad"]}),
+        ('{"m":["sad"],"f":"yes"}', {"m": ["sad"]}),
+        # No usable object: generated again under the grammar.
+        ("Sure! Here is a poem about the sea.", None),  # prose, e.g. an injected instruction obeyed
+        ('{"m":"calm"}', None),  # the required key has the wrong type
+        ('{"f":true}', None),  # the required key is missing
+        ('{"m":["cal', None),  # cut off
+        ('["calm"]', None),  # not an object
+    ],
+)
+def test_a_free_json_answer_is_kept_to_what_the_schema_allows(free_answer, kept):
+    llama = ScriptedLlama(free_answer, '{"m":["sad"],"f":false}')
+    llm = LocalLLM(llama, name="scripted")
+    value = llm.generate_json([{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=20)
+    constrained = kept is None
+    assert value == ({"m": ["sad"], "f": False} if constrained else kept)
+    assert llm.last_timing["constrained"] is constrained
+    assert "response_format" not in llama.calls[0]
+    assert len(llama.calls) == (2 if constrained else 1)
+    if constrained:
+        assert llama.calls[1]["response_format"] == {"type": "json_object", "schema": MOOD_SCHEMA}
+
+
+def test_a_constrained_answer_cut_short_is_a_clear_error():
+    llm = LocalLLM(ScriptedLlama("no json here", '{"m":["sa'), name="scripted")
+    with pytest.raises(LLMError, match="cut off"):
+        llm.generate_json([{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=3)
+
+
 @pytest.fixture(scope="module")
 def real_llm(real_llm_path):
     from moodtune.config import Settings

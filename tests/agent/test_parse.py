@@ -10,7 +10,7 @@ from moodtune.types import EmotionVector, Intent, StyleVector
 
 
 def answer(**overrides):
-    base = {"m": [], "x": [], "g": [], "t": [], "a": [], "xa": [], "xg": [], "c": "", "f": False, "s": "match", "e": "", "music": True}
+    base = {"m": [], "x": [], "g": [], "a": [], "xa": [], "xg": [], "c": "", "f": False, "s": "match", "e": "", "music": True}
     return {**base, **overrides}
 
 

@@ -27,7 +27,7 @@ def agent_factory(settings, track_factory, fake_llm):
 
 
 def answer(**overrides):
-    base = {"m": [], "x": [], "g": [], "t": [], "a": [], "xa": [], "xg": [], "c": "", "f": False, "s": "match", "e": "", "music": True}
+    base = {"m": [], "x": [], "g": [], "a": [], "xa": [], "xg": [], "c": "", "f": False, "s": "match", "e": "", "music": True}
     return {**base, **overrides}
 
 

@@ -52,7 +52,7 @@ def demo_agent(settings, track_factory, fake_llm, tmp_path):
     clip = render_plan(plan_clips()[0], tmp_path / "audio", seconds=4.0)
     tracks[0] = tracks[0].with_(path=str(clip), source="demo-synthetic")
     store.upsert(tracks)
-    answer = {"m": ["calm"], "x": [], "g": [], "t": [], "a": [], "xa": [], "xg": [], "c": "", "f": False, "s": "match", "e": "", "music": True}
+    answer = {"m": ["calm"], "x": [], "g": [], "a": [], "xa": [], "xg": [], "c": "", "f": False, "s": "match", "e": "", "music": True}
     return Moodtune(settings, llm=fake_llm(answer, "1. Calm and soft.\n2. Gentle.\n"), store=store)
 
 
