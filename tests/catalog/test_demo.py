@@ -51,6 +51,26 @@ def test_rebuild_renders_nothing_and_adds_nothing(small_demo):
     assert CatalogStore.open(settings).count() == 6
 
 
+def test_setup_brings_a_demo_from_an_older_text_recipe_up_to_date(small_demo, monkeypatch, capsys):
+    from catalog.ingest import analysis_versions
+    from moodtune import setup
+
+    settings, _ = small_demo
+    store = CatalogStore.open(settings)
+    track = next(store.iter_tracks(source="demo-synthetic"))
+    stale = {**track.extra["models"], "text": "1"}
+    store.upsert([track.with_(text="stale words", extra={**track.extra, "models": stale})])
+    # The LLM's assembly is tested on its own; this test is about the demo step.
+    monkeypatch.setattr(setup, "assemble_llm", lambda settings, **_: settings.resolved_llm_path)
+    setup.run_setup(settings)
+    assert "demo catalog brought up to date: 0 added, 1 updated, 5 unchanged" in capsys.readouterr().out
+    refreshed = store.get_one(track.id)
+    assert refreshed.extra["models"] == analysis_versions(settings) and refreshed.text != "stale words"
+    assert store.count(source="demo-synthetic") == 6
+    setup.run_setup(settings)
+    assert "demo catalog ready: 6 synthetic tracks" in capsys.readouterr().out
+
+
 def test_style_training_clips_are_never_demo_clips():
     from catalog.demo import style_training_plans
 

@@ -9,7 +9,7 @@ import pytest
 
 from catalog import ingest
 from catalog.demo import plan_clips, render_plan
-from catalog.ingest import analysis_versions, ingest_folder
+from catalog.ingest import analysis_versions, ingest_folder, mood_words
 from catalog.store import CatalogStore
 from moodtune.types import EmotionVector
 from tools.fusion import fuse_emotion
@@ -72,14 +72,16 @@ def test_tracks_from_an_older_style_model_are_analysed_again(settings, library):
     assert store.get_one(track.id).extra["models"] == analysis_versions(settings)
 
 
-@pytest.mark.parametrize("change", ["emotion model", "fusion weight"])
+@pytest.mark.parametrize("change", ["emotion model", "fusion weight", "text recipe"])
 def test_a_new_text_reading_rereads_words_without_decoding_audio(settings, library, monkeypatch, change):
     ingest_folder(settings, library, workers=1, progress=False)
     store = CatalogStore.open(settings)
     track = next(t for t in store.iter_tracks() if t.instrumental)
-    if change == "emotion model":
-        stored = {**track.extra["models"], "emotion": "0.9.0"}
-        store.upsert([track.with_(emotion=EmotionVector.uniform(), extra={**track.extra, "models": stored})])
+    if change in ("emotion model", "text recipe"):
+        key, old = ("emotion", "0.9.0") if change == "emotion model" else ("text", "1")
+        stored = {**track.extra["models"], key: old}
+        old_text = f"{track.title}. classical"
+        store.upsert([track.with_(emotion=EmotionVector.uniform(), text=old_text, extra={**track.extra, "models": stored})])
     else:
         settings = dataclasses.replace(settings, fusion_text_weight=0.2)
 
@@ -92,8 +94,9 @@ def test_a_new_text_reading_rereads_words_without_decoding_audio(settings, libra
     monkeypatch.setattr(ingest, "_analyse", record_decoding)
     summary = ingest_folder(settings, library, workers=1, progress=False)
     assert decoded == [str(library / "albums" / "broken.mp3")]  # failed files are always tried again
-    assert summary.updated == (1 if change == "emotion model" else 3) and summary.added == 0
+    assert summary.updated == (3 if change == "fusion weight" else 1) and summary.added == 0
     refreshed = store.get_one(track.id)
+    assert refreshed.text == mood_words(track.title) != track.title, "the title is read without its number"
     assert refreshed.extra["models"] == analysis_versions(settings)
     assert refreshed.extra["fusion_text_weight"] == settings.fusion_text_weight
     expected, _ = fuse_emotion(
@@ -103,3 +106,22 @@ def test_a_new_text_reading_rereads_words_without_decoding_audio(settings, libra
     )
     assert refreshed.emotion.probs == pytest.approx(expected.probs, abs=1e-6)
     assert refreshed.extra["audio_emotion"] == track.extra["audio_emotion"] and refreshed.tempo == track.tempo
+
+
+@pytest.mark.parametrize(
+    ("title", "words"),
+    [
+        ("Quiet Window (after bach bwv313)", "Quiet Window"),
+        ("Rush Avenue No. 21", "Rush Avenue"),
+        ("Yesterday - Remastered 2009", "Yesterday"),
+        ("Everybody Hurts [Live]", "Everybody Hurts"),
+        ("Piano Sonata No. 14 in C-sharp minor, Op. 27 No. 2", "Piano Sonata in C-sharp minor"),
+        ("Brandenburg Concerto BWV 1048", "Brandenburg Concerto"),
+        ("Fast Car - Single Version", "Fast Car"),
+        ("Tears on My Pillow", "Tears on My Pillow"),
+        ("Love - Hate", "Love - Hate"),  # a dash alone is part of the title
+        ("(Untitled)", "(Untitled)"),  # nothing left: the title stands
+    ],
+)
+def test_mood_words_drop_notes_and_numbers_only(title, words):
+    assert mood_words(title) == words
