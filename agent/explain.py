@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent import lexicon
 from agent.llm import LLM
 from moodtune.types import GENRES, MOOD_NAMES, EmotionVector, Intent, ScoredTrack
 from prompts import load_prompt
@@ -221,7 +222,7 @@ def allowed_tokens(facts: dict[str, Any], intent: Intent) -> tuple[set[str], str
 
 
 def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
-    """Every number and every capitalised name in the sentence comes from the facts or the request."""
+    """Every number, capitalised name and activity in the sentence comes from the facts or the request."""
     numbers, words = allowed_tokens(facts, intent)
     # A true number in the wrong place is still a false fact ("blues 89%" is not "89 bpm").
     if any(int(bpm) != facts["tempo"] for bpm in _BPM.findall(sentence)):
@@ -234,6 +235,11 @@ def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
     for name, claim in _TEMPO_CLAIMS.items():
         if name != true_class and claim.search(sentence) and not claim.search(f"{intent.text} {intent.english}"):
             return False
+    # An activity the request did not name is an invented fact about the request: the model
+    # copied the example's "easy to read to" into replies for a barbecue or a breakup.
+    asked = {*lexicon.context_mentions(f"{intent.text} {intent.english}"), intent.context}
+    if any(context not in asked for context in lexicon.context_mentions(sentence)):
+        return False
     for number in _NUMBER.findall(sentence):
         if number not in numbers and number.rstrip("0").rstrip(".") not in numbers:
             return False

@@ -29,21 +29,26 @@ def main(settings: Settings | None = None, limit: int | None = None) -> dict:
     for text in texts:
         start = time.perf_counter()
         first = None
+        wording: dict[int, str] = {}
+        rejected: list[str] = []
         for event in agent.stream(text, user_id="latency-bench", explain_top=5):
             now = time.perf_counter() - start
             if event.kind == "reply":
                 ranked.append(now)
-            elif event.kind == "explanation_delta" and first is None:
-                first = now
+            elif event.kind == "explanation_delta":
+                first = now if first is None else first
+                wording[event.index] = wording.get(event.index, "") + event.text
             elif event.kind == "done":
                 whole.append(now)
                 top = event.reply.recommendations[:5]
                 worded += sum(bool(rec.explanation.llm) or rec.explanation.facts.get("llm_rejected", False) for rec in top)
                 accepted += sum(bool(rec.explanation.llm) for rec in top)
+                # What the grounding check turned down, so its failures can be read.
+                rejected = [wording[i].strip() for i, rec in enumerate(top) if rec.explanation.facts.get("llm_rejected")]
         first_token.append(first if first is not None else whole[-1])
         per_request.append(
             {"text": text, "ranked_list_s": round(ranked[-1], 2), "first_token_s": round(first_token[-1], 2),
-             "whole_s": round(whole[-1], 2)}
+             "whole_s": round(whole[-1], 2), "rejected_wordings": rejected}
         )
 
     def stats(values: list[float]) -> dict:

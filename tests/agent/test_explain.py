@@ -56,6 +56,12 @@ def test_template_names_the_key_only_when_known(facts, language, key, mode, expe
     ("Calm jazz with an up-tempo swing.", False),
     ("平静的爵士，{tempo} bpm的快速节奏。", False),
     ("平静又快乐的爵士，{tempo} bpm的慢速。", True),
+    # Activities: the request's own (a rainy drive) may be named, another may not.
+    ("Calm jazz, easy to drive to in the rain.", True),
+    ("Calm jazz at {tempo} bpm: easy to read to while reading.", False),
+    ("Calm jazz, perfect for your workout.", False),
+    ("平静的爵士，很适合开车。", True),
+    ("平静的爵士，很适合看书。", False),
 ])
 def test_grounding_rejects_invented_numbers_and_names(facts, sentence, grounded):
     data, intent = facts
