@@ -233,12 +233,19 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "used to play",
         "used to listen",
         "sounds like home",
+        "high school",
+        "back in the day",
+        "when i was young",
+        "years ago",
         "怀旧",
         "想念家乡",
         "老歌",
         "经典老歌",
         "回忆",
         "童年",
+        "小时候",
+        "年轻时",
+        "那个年代",
     ),
     "angry": (
         "angry",
@@ -278,7 +285,8 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
-    "driving": ("drive", "driving", "road trip", "car", "commute", "开车", "驾车", "自驾", "兜风"),
+    "driving": ("drive", "driving", "road trip", "car", "开车", "驾车", "自驾", "兜风"),
+    "commute": ("commute", "commuting", "subway", "metro", "bus ride", "通勤", "上班路上", "地铁"),
     "workout": ("workout", "gym", "exercise", "lifting", "cardio", "training", "健身", "锻炼", "运动"),
     "running": ("run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
     "sleep": ("sleep", "sleeping", "bedtime", "fall asleep", "insomnia", "睡觉", "入睡", "助眠", "睡前"),
@@ -289,8 +297,6 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "homework",
         "exam",
         "reading",
-        "work",
-        "coding",
         "学习",
         "看书",
         "专注",
@@ -299,7 +305,9 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "party": ("party", "club", "dance floor", "celebration", "派对", "聚会", "蹦迪"),
     "relaxing": ("relax", "relaxing", "unwind", "chill out", "放松"),
     "yoga": ("yoga", "meditation", "meditate", "stretching", "瑜伽", "冥想"),
-    "cooking": ("cooking", "cook", "kitchen", "breakfast", "dinner", "做饭", "烹饪", "早餐", "晚餐"),
+    "cooking": ("cooking", "cook", "kitchen", "breakfast", "做饭", "烹饪", "早餐"),
+    "dinner": ("dinner", "晚餐", "晚饭"),
+    "work": ("work", "working", "coding", "programming", "office", "工作", "写代码", "办公"),
     "rainy day": ("rain", "rainy", "下雨", "雨天"),
     "wedding": ("wedding", "婚礼"),
     "morning": ("morning", "sunday morning", "早上", "早晨", "清晨"),
@@ -321,6 +329,7 @@ CONTEXT_MOODS: dict[str, str] = {
     "yoga": "calm",
     "sleep": "calm",
     "study": "calm",
+    "work": "calm",
     "workout": "energetic",
     "running": "energetic",
 }
@@ -385,6 +394,10 @@ FOLLOW_UP_CUES = (
 )
 NEGATIONS_EN = ("no", "not", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "less", "fewer")
 NEGATIONS_ZH = ("不要", "别", "不想听", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点")
+# Words with 别 that negate nothing: 特别燃 is "especially fiery", 别的 "other".
+NOT_NEGATIONS_ZH = ("特别", "别的", "别人", "区别", "分别", "告别", "类别", "级别", "个别")
+_CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
+_ANYTHING_BUT = re.compile(r"\b(?:anything|everything|whatever) but\s+$")
 LIKING_ZH = ("喜欢", "像", "类似")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -405,7 +418,14 @@ def _negated(text: str, position: int) -> bool:
     """Is the word at `position` inside the scope of a negation just before it?"""
     window = text[max(0, position - 24) : position]
     is_chinese = _CJK.search(window) or _CJK.search(text[position : position + 1])
-    if is_chinese and any(neg in text[max(0, position - 6) : position] for neg in NEGATIONS_ZH):
+    if is_chinese:
+        # A negation's scope ends with its clause: 不要周杰伦，来点华语流行 still wants pop.
+        near = _CLAUSE_END.split(text[max(0, position - 6) : position])[-1]
+        for word in NOT_NEGATIONS_ZH:
+            near = near.replace(word, "")
+        if any(neg in near for neg in NEGATIONS_ZH):
+            return True
+    if _ANYTHING_BUT.search(window):
         return True
     words = re.findall(r"[\w'-]+", window)[-3:]
     if any(w in NEGATIONS_EN for w in words):
@@ -423,6 +443,8 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
     for term in sorted(ALL_GENRE_TERMS, key=len, reverse=True):
         for start in _find_term(lowered, term):
             end = start + len(term)
+            if _is_common_noun(lowered, start, end):
+                continue
             if not any(s < end and start < e for s, e, _ in taken):
                 taken.append((start, end, ALL_GENRE_TERMS[term]))
     liked: list[str] = []
@@ -433,6 +455,18 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
             target.append(canonical)
     liked = [g for g in liked if g not in excluded]
     return liked, excluded
+
+
+# "cleaning the house", "a drive through the country", "my rock": nouns, not genres, unless
+# music follows ("the house music", "my country songs"). "The blues" is the genre itself.
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|my|our|your|his|her|their)\s+$")
+_MUSIC_AFTER = re.compile(r"^\s+(?:music|songs?|tracks?|bands?|tunes|albums?)\b")
+
+
+def _is_common_noun(text: str, start: int, end: int) -> bool:
+    if text[start:end] == "blues":
+        return False
+    return bool(_DETERMINER_BEFORE.search(text[max(0, start - 8) : start])) and not _MUSIC_AFTER.match(text[end:])
 
 
 def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
@@ -498,8 +532,19 @@ def arousal_cue(text: str) -> float:
     return float(high) - float(low)
 
 
+COMPARATIVES = (
+    "slower", "faster", "louder", "quieter", "softer", "calmer", "happier", "sadder", "darker",
+    "brighter", "heavier", "lighter", "livelier", "gentler", "harder", "mellower", "chiller",
+)
+_FILLERS = {"a", "bit", "little", "lot", "much", "way", "even", "please", "pls", "plz", "and", "now", "bit,"}
+
+
 def looks_like_follow_up(text: str) -> bool:
     lowered = text.strip().lower() + " "
+    words = re.findall(r"[a-z]+", lowered)
+    # A message of comparatives alone only makes sense against the previous turn.
+    if words and len(words) <= 5 and any(w in COMPARATIVES for w in words) and all(w in COMPARATIVES or w in _FILLERS for w in words):
+        return True
     return len(lowered) < 80 and any(lowered.startswith(c) or f" {c}" in lowered for c in FOLLOW_UP_CUES)
 
 
@@ -522,6 +567,11 @@ def artist_negated(name: str, text: str) -> bool:
     return any(pos >= 0 and _negated(lowered, pos) for pos in spots)
 
 
+def is_possessive_phrase(name: str) -> bool:
+    """'my wife', 'our kids': people in the user's life, not artists ('Our Lady Peace' is one)."""
+    return name.strip().split(" ", 1)[0] in {"my", "our", "your", "his", "her", "their"}
+
+
 def is_genre(term: str) -> bool:
     return term.strip().lower() in ALL_GENRE_TERMS or term.strip().lower() in GENRES
 
@@ -539,7 +589,7 @@ _NOT_NAMES = {"I", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Satu
 
 # "anything except Drake", "country but not Johnny Cash": capitalised names after a negation.
 _ARTIST_EXCLUDED = re.compile(
-    rf"\b(?:except|not|without|no more|other than|anything but|apart from)\s+({_NAME}(?:\s*(?:,|or|and)\s*{_NAME})*)"
+    rf"\b(?:except|not|without|no more|no|nothing by|none of|other than|anything but|apart from)\s+({_NAME}(?:\s*(?:,|or|and)\s*{_NAME})*)"
 )
 
 

@@ -142,7 +142,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
     # Artists: only names written in the text; a name under a negation is an exclusion.
     artists, exclude_artists = [], []
     for name in [*raw.get("a", []), *raw.get("xa", [])]:
-        if lexicon.is_genre(name) or not lexicon.named_in_text(name, text):
+        if lexicon.is_genre(name) or not lexicon.named_in_text(name, text) or lexicon.is_possessive_phrase(name):
             continue
         target = exclude_artists if lexicon.artist_negated(name, text) else artists
         if name not in target:

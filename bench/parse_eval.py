@@ -4,7 +4,9 @@
 
 `bench/data/parse_probe.jsonl` (name `parse_probe`) holds 24 requests of ours in the same
 format, written after the parser was tuned on the dev set and scored before any change made
-for them: the nearest thing to the held-out set we have.
+for them: the nearest thing to the held-out set we have. `bench/data/parse_probe2.jsonl`
+(name `parse_probe2`) holds 30 more, written by someone who had not read the lexicons, the
+prompts or the other sets; `parse_probe2_before_fixes.json` is its first score.
 
 Each line is parsed on its own (no previous turn). Reports the share of requests with every
 field right, the share per field, latency and the model's output tokens; the per-request

@@ -23,6 +23,11 @@ def test_lexicons_cover_the_vocabularies():
         ("来点爵士，不要摇滚", ["jazz"], ["rock"]),
         ("k-pop or dubstep please", ["k-pop", "dubstep"], []),
         ("without any classical music", [], ["classical"]),
+        ("anything but country, I'm cleaning the house", [], ["country"]),
+        ("a drive through the country, play the blues", ["blues"], []),
+        ("my country songs", ["country"], []),
+        ("不要周杰伦的，来点别的华语流行", ["pop"], []),
+        ("要那种特别燃的电子乐", ["electronic"], []),
     ],
 )
 def test_genre_mentions(text, liked, excluded):
@@ -35,6 +40,9 @@ def test_genre_mentions(text, liked, excluded):
         ("calm but not sad", "calm", ["sad"]),
         ("怀旧的老歌", "nostalgic", []),
         ("pump me up", "energetic", []),
+        ("they make me miss high school", "nostalgic", []),
+        ("邓丽君那个年代的歌", "nostalgic", []),
+        ("特别燃的电子乐", "energetic", []),
     ],
 )
 def test_mood_mentions(text, mood, negated):
@@ -67,6 +75,9 @@ def test_arousal_cue(text, expected):
         ("less jazz", True),
         ("换点欢快的", True),
         ("Play me something happy for breakfast", False),
+        ("slower", True),
+        ("a bit happier pls", True),
+        ("slower songs for sleeping", False),
     ],
 )
 def test_follow_up_cues(text, expected):
@@ -76,3 +87,30 @@ def test_follow_up_cues(text, expected):
 @pytest.mark.parametrize(("text", "language"), [("hello", "en"), ("你好", "zh"), ("play 周杰伦", "zh")])
 def test_language(text, language):
     assert lexicon.detect_language(text) == language
+
+
+@pytest.mark.parametrize(
+    ("text", "contexts"),
+    [
+        ("for my morning commute on the train", ["commute", "morning"]),
+        ("a candlelit dinner with my wife", ["dinner"]),
+        ("chill lo-fi while I'm coding", ["work"]),
+        ("cooking breakfast", ["cooking"]),
+        ("工作的时候需要专注", ["study", "work"]),
+    ],
+)
+def test_context_mentions_last_named_first(text, contexts):
+    assert lexicon.context_mentions(text) == contexts
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [("and def no Adele lol", ["Adele"]), ("anything except Drake", ["Drake"]), ("No Doubt songs", [])],
+)
+def test_excluded_artist_mentions(text, names):
+    assert lexicon.artist_mentions(text, excluded=True) == names
+
+
+@pytest.mark.parametrize(("name", "expected"), [("my wife", True), ("Our Lady Peace", False), ("The Beatles", False)])
+def test_possessive_phrases_are_not_artists(name, expected):
+    assert lexicon.is_possessive_phrase(name) is expected
