@@ -536,7 +536,7 @@ COMPARATIVES = (
     "slower", "faster", "louder", "quieter", "softer", "calmer", "happier", "sadder", "darker",
     "brighter", "heavier", "lighter", "livelier", "gentler", "harder", "mellower", "chiller",
 )
-_FILLERS = {"a", "bit", "little", "lot", "much", "way", "even", "please", "pls", "plz", "and", "now", "bit,"}
+_FILLERS = {"a", "bit", "little", "lot", "much", "way", "even", "please", "pls", "plz", "and", "now"}
 
 
 def looks_like_follow_up(text: str) -> bool:
