@@ -36,12 +36,13 @@ def run_setup(settings: Settings, *, force: bool = False, verify: bool = False, 
         from catalog.store import CatalogStore
 
         store = CatalogStore.open(settings)
+        current = analysis_versions(settings)
         start = time.perf_counter()
         if store.count(source=DEMO_SOURCE) == 0:
             summary = build_demo_catalog(settings, store=store)
             timings["demo"] = time.perf_counter() - start
             print(f"demo catalog built: {summary} ({timings['demo']:.0f}s)")
-        elif any(t.extra.get("models") != analysis_versions(settings) for t in store.iter_tracks(source=DEMO_SOURCE)):
+        elif any(t.extra.get("models") != current for t in store.iter_tracks(source=DEMO_SOURCE)):
             # Read by older models or recipes: analysed again (a new text reading takes seconds).
             summary = ingest_folder(
                 settings, settings.demo_dir, source=DEMO_SOURCE, licence=DEMO_LICENCE, store=store, progress=False
