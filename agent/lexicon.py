@@ -284,6 +284,49 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Phrases naming the mood the listener wants to reach rather than the one they are in:
+# "I'm anxious, help me come down" asks for calm; its "anxious" describes the listener.
+WISHED_MOOD_PHRASES: dict[str, tuple[str, ...]] = {
+    "happy": (
+        "cheer me up",
+        "lift me up",
+        "pick me up",
+        "lift my mood",
+        "lift my spirits",
+        "make me smile",
+        "make me feel better",
+        "开心起来",
+        "高兴起来",
+        "振作",
+        "好起来",
+    ),
+    "calm": (
+        "calm me down",
+        "calm down",
+        "come down",
+        "wind down",
+        "help me relax",
+        "help me unwind",
+        "静下心",
+        "静下来",
+        "松下来",
+        "放松下来",
+        "平静下来",
+        "冷静下来",
+    ),
+    "energetic": (
+        "wake me up",
+        "get me going",
+        "gets me going",
+        "get me moving",
+        "keep me moving",
+        "keeps me moving",
+        "keep me awake",
+        "提神",
+        "打起精神",
+    ),
+}
+
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "driving": ("drive", "driving", "road trip", "car", "开车", "驾车", "自驾", "兜风"),
     "commute": ("commute", "commuting", "subway", "metro", "bus ride", "通勤", "上班路上", "地铁"),
@@ -302,7 +345,8 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "专注",
         "写作业",
     ),
-    "party": ("party", "club", "dance floor", "celebration", "派对", "聚会", "蹦迪"),
+    "party": ("party", "club", "dance floor", "celebration", "pregame", "pre-game", "night out", "派对", "聚会", "蹦迪"),
+    "gaming": ("gaming", "video game", "video games", "raid", "raiding", "boss fight", "打游戏", "玩游戏", "电竞"),
     "relaxing": ("relax", "relaxing", "unwind", "chill out", "放松"),
     "yoga": ("yoga", "meditation", "meditate", "stretching", "瑜伽", "冥想"),
     "cooking": ("cooking", "cook", "kitchen", "breakfast", "做饭", "烹饪", "早餐"),
@@ -391,13 +435,22 @@ FOLLOW_UP_CUES = (
     "类似",
     "还要",
     "不要那么",
+    "刚才",
+    "刚刚",
+    "上一首",
+    "再慢",
+    "再快",
+    "少一些",
+    "多一些",
 )
-NEGATIONS_EN = ("no", "not", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "less", "fewer")
+# "more like the second one", 跟第二首差不多: pointing at a track of the previous reply.
+_EARLIER_TRACK = re.compile(r"\b(?:the )?(?:first|second|third|fourth|fifth|last) (?:one|song|track)\b|第[一二三四五六七八九十两\d]+首")
+NEGATIONS_EN = ("no", "not", "don't", "dont", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "less", "fewer")
 NEGATIONS_ZH = ("不要", "别", "不想听", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点")
 # Words with 别 that negate nothing: 特别燃 is "especially fiery", 别的 "other".
 NOT_NEGATIONS_ZH = ("特别", "别的", "别人", "区别", "分别", "告别", "类别", "级别", "个别")
 _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
-_ANYTHING_BUT = re.compile(r"\b(?:anything|everything|whatever) but\s+$")
+_ANYTHING_BUT = re.compile(r"\b(?:anything|everything|whatever) but\s+(?:the\s+)?$")
 LIKING_ZH = ("喜欢", "像", "类似")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -485,6 +538,17 @@ def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
     return {m: c for m, c in counts.items() if m not in negated}, negated
 
 
+def wished_moods(text: str) -> dict[str, int]:
+    """Mood -> count of phrases asking to be brought into that mood (not under a negation)."""
+    lowered = text.lower()
+    counts: dict[str, int] = {}
+    for mood, phrases in WISHED_MOOD_PHRASES.items():
+        hits = [start for phrase in phrases for start in _find_term(lowered, phrase) if not _negated(lowered, start)]
+        if hits:
+            counts[mood] = len(hits)
+    return counts
+
+
 def context_mentions(text: str) -> list[str]:
     """Contexts the text names, the last-named first.
 
@@ -544,6 +608,8 @@ def looks_like_follow_up(text: str) -> bool:
     words = re.findall(r"[a-z]+", lowered)
     # A message of comparatives alone only makes sense against the previous turn.
     if words and len(words) <= 5 and any(w in COMPARATIVES for w in words) and all(w in COMPARATIVES or w in _FILLERS for w in words):
+        return True
+    if _EARLIER_TRACK.search(lowered):
         return True
     return len(lowered) < 80 and any(lowered.startswith(c) or f" {c}" in lowered for c in FOLLOW_UP_CUES)
 

@@ -16,7 +16,7 @@ from agent import lexicon
 from agent.llm import LLM, LocalLLM
 from moodtune.config import Settings
 from moodtune.errors import InputError
-from moodtune.types import GENRES, MOOD_NAMES, EmotionVector, Intent, StyleVector
+from moodtune.types import GENRES, MOOD_NAMES, MOODS, EmotionVector, Intent, StyleVector
 from prompts import load_prompt
 
 # Weights of the 1st, 2nd and 3rd mood the model lists.
@@ -102,8 +102,6 @@ def _mood_distribution(listed: list[str], lexicon_counts: dict[str, int], exclud
 
 def _shift_arousal(emotion: EmotionVector, cue: float) -> EmotionVector:
     """Move mass towards high- or low-arousal moods for 'more upbeat' / 'calmer'."""
-    from moodtune.types import MOODS
-
     if not cue:
         return emotion
     boost = [max(0.0, cue * MOODS[m][1]) for m in MOOD_NAMES]
@@ -155,6 +153,14 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         if not exclude_artists:
             exclude_artists = [n for n in lexicon.artist_mentions(text, excluded=True) if n not in artists]
 
+    wished = lexicon.wished_moods(text)
+    lifting = bool(wished) and any(MOODS[m][0] < 0 for m in mood_counts)
+    if wished:
+        # The mood asked for outranks the one described: in "been in a dark place, lift me up"
+        # the dark (and any sad, angry or tense word) is the listener, not the music.
+        mood_counts = {m: c for m, c in mood_counts.items() if MOODS[m][0] >= 0}
+        for mood, count in wished.items():
+            mood_counts[mood] = mood_counts.get(mood, 0) + count
     # When the text names an activity with a typical mood and no mood word, the activity speaks.
     if not mood_counts:
         implied = [lexicon.CONTEXT_MOODS[c] for c in lexicon.context_mentions(text) if c in lexicon.CONTEXT_MOODS]
@@ -206,7 +212,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         exclude_genres=tuple(exclude_genres),
         context=context,
         follow_up=follow_up,
-        strategy="lift" if raw.get("s") == "lift" else "match",
+        strategy="lift" if raw.get("s") == "lift" or lifting else "match",
         english=english or text,
         language="zh" if language == "zh" else "en",
         text=text,

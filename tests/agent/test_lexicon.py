@@ -78,6 +78,10 @@ def test_arousal_cue(text, expected):
         ("slower", True),
         ("a bit happier pls", True),
         ("slower songs for sleeping", False),
+        ("再慢一点，鼓点少一些", True),
+        ("跟刚才第二首差不多的", True),
+        ("more like the second one", True),
+        ("来点周杰伦", False),
     ],
 )
 def test_follow_up_cues(text, expected):
@@ -97,6 +101,8 @@ def test_language(text, language):
         ("chill lo-fi while I'm coding", ["work"]),
         ("cooking breakfast", ["cooking"]),
         ("工作的时候需要专注", ["study", "work"]),
+        ("raiding tonight, final boss soundtrack", ["gaming"]),
+        ("bangers for the pregame", ["party"]),
     ],
 )
 def test_context_mentions_last_named_first(text, contexts):
@@ -114,3 +120,25 @@ def test_excluded_artist_mentions(text, names):
 @pytest.mark.parametrize(("name", "expected"), [("my wife", True), ("Our Lady Peace", False), ("The Beatles", False)])
 def test_possessive_phrases_are_not_artists(name, expected):
     assert lexicon.is_possessive_phrase(name) is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "negated"),
+    [("Eagles", "classic rock please, anything but the Eagles", True), ("Eagles", "more like the Eagles", False)],
+)
+def test_artist_negated(name, text, negated):
+    assert lexicon.artist_negated(name, text) is negated
+
+
+@pytest.mark.parametrize(
+    ("text", "wished"),
+    [
+        ("been in a dark place, lift me up", {"happy": 1}),
+        ("wired and anxious, help me come down", {"calm": 1}),
+        ("明天考试紧张得要命，来点能让我静下心的音乐", {"calm": 1}),
+        ("please don't cheer me up", {}),
+        ("sad songs please", {}),
+    ],
+)
+def test_wished_moods(text, wished):
+    assert lexicon.wished_moods(text) == wished

@@ -88,6 +88,17 @@ def test_words_the_user_wrote_decide_the_top_mood(settings, fake_llm, text, mode
     assert intent.emotion.top == top
 
 
+@pytest.mark.parametrize(("text", "model_moods", "top", "strategy"), [
+    ("been in a really dark place this week, lift me up a bit", ["tense"], "happy", "lift"),
+    ("明天考试紧张得要命，给我来点能让我静下心复习的音乐", ["tense"], "calm", "lift"),
+    ("deep-cleaning today, need stuff that keeps me moving", ["happy"], "energetic", "match"),
+    ("I'm heartbroken. Sad songs please", ["sad"], "sad", "match"),
+])
+def test_the_mood_asked_for_outranks_the_mood_described(settings, fake_llm, text, model_moods, top, strategy):
+    intent = parse_request(text, llm=fake_llm(answer(m=model_moods)), settings=settings)
+    assert (intent.emotion.top, intent.strategy) == (top, strategy)
+
+
 @pytest.mark.parametrize(("text", "model_artists", "artists", "excluded"), [
     ("Songs like Bob Dylan but sadder", [], ["Bob Dylan"], []),
     ("old-school hip hop, like Nas or Wu-Tang Clan", ["Nas"], ["Nas"], []),
