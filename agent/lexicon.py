@@ -522,6 +522,18 @@ def _is_common_noun(text: str, start: int, end: int) -> bool:
     return bool(_DETERMINER_BEFORE.search(text[max(0, start - 8) : start])) and not _MUSIC_AFTER.match(text[end:])
 
 
+# Before a genre these name its era, not a feeling: "old-school hip hop like Nas" asks for
+# hard 90s boom-bap, not for wistful music. Alone ("something old school") they are nostalgic.
+ERA_QUALIFIERS = ("old-school", "old school", "retro", "throwback")
+
+
+def _names_an_era(text: str, start: int, word: str) -> bool:
+    if word not in ERA_QUALIFIERS:
+        return False
+    rest = text[start + len(word) :].lstrip()
+    return any(re.match(rf"{re.escape(term)}(?![\w-])", rest) for term in ALL_GENRE_TERMS)
+
+
 def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
     """(mood -> count of positive cue words, moods named under a negation)."""
     lowered = text.lower()
@@ -530,6 +542,8 @@ def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
     for mood, words in MOOD_WORDS.items():
         for word in words:
             for start in _find_term(lowered, word):
+                if _names_an_era(lowered, start, word):
+                    continue
                 if _negated(lowered, start):
                     if mood not in negated:
                         negated.append(mood)

@@ -51,6 +51,19 @@ def test_mood_mentions(text, mood, negated):
 
 
 @pytest.mark.parametrize(
+    ("text", "nostalgic"),
+    [
+        ("Some old-school hip hop, like Nas", False),
+        ("retro disco tonight", False),
+        ("something old school", True),
+        ("throwback songs from high school", True),
+    ],
+)
+def test_an_era_before_a_genre_is_no_mood(text, nostalgic):
+    assert ("nostalgic" in lexicon.mood_mentions(text)[0]) is nostalgic
+
+
+@pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
         ("Wu-Tang Clan", "like Nas or Wu-Tang Clan", True),
