@@ -443,8 +443,6 @@ FOLLOW_UP_CUES = (
     "少一些",
     "多一些",
 )
-# "more like the second one", 跟第二首差不多: pointing at a track of the previous reply.
-_EARLIER_TRACK = re.compile(r"\b(?:the )?(?:first|second|third|fourth|fifth|last) (?:one|song|track)\b|第[一二三四五六七八九十两\d]+首")
 NEGATIONS_EN = ("no", "not", "don't", "dont", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "less", "fewer")
 NEGATIONS_ZH = ("不要", "别", "不想听", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点")
 # Words with 别 that negate nothing: 特别燃 is "especially fiery", 别的 "other".
@@ -623,9 +621,66 @@ def looks_like_follow_up(text: str) -> bool:
     # A message of comparatives alone only makes sense against the previous turn.
     if words and len(words) <= 5 and any(w in COMPARATIVES for w in words) and all(w in COMPARATIVES or w in _FILLERS for w in words):
         return True
-    if _EARLIER_TRACK.search(lowered):
+    # "More like the second one" points into the previous list.
+    if earlier_track_index(lowered) is not None:
         return True
     return len(lowered) < 80 and any(lowered.startswith(c) or f" {c}" in lowered for c in FOLLOW_UP_CUES)
+
+
+_ORDINALS = {
+    "first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5, "seventh": 6, "eighth": 7,
+    "ninth": 8, "tenth": 9, "last": -1,
+    "一": 0, "二": 1, "两": 1, "三": 2, "四": 3, "五": 4, "六": 5, "七": 6, "八": 7, "九": 8, "十": 9,
+}  # fmt: skip
+_TRACK_ORDINAL = re.compile(
+    r"\b(?:the )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last) (?:one|song|track)\b"
+    r"|第([一二两三四五六七八九十]|\d+)首|(最后)一首"
+)
+
+
+def earlier_track_index(text: str) -> int | None:
+    """Index into the previous list of the track the text points at ("the second one": 1, last: -1)."""
+    match = _TRACK_ORDINAL.search(text.lower())
+    if not match:
+        return None
+    word = match.group(1) or match.group(2) or match.group(3)
+    if word == "最后":
+        return -1
+    return int(word) - 1 if word.isdigit() else _ORDINALS[word]
+
+
+_SLOWER = re.compile(r"\b(?:slower|slow (?:it|things) down|less fast)\b|慢一点|慢一些|慢点|再慢|放慢")
+_FASTER = re.compile(r"\b(?:faster|speed (?:it|things) up|quicker)\b|快一点|快一些|快点|再快|加快")
+
+
+def tempo_direction(text: str) -> int:
+    """-1 when the text asks for slower music, +1 for faster, 0 for neither or both."""
+    lowered = text.lower()
+    return int(bool(_FASTER.search(lowered))) - int(bool(_SLOWER.search(lowered)))
+
+
+_BPM = r"(\d{2,3})\s*(?:bpm|beats per minute)"
+_BPM_BETWEEN = re.compile(rf"(\d{{2,3}})\s*(?:-|–|to|~|到)\s*{_BPM}")
+_BPM_BELOW = re.compile(rf"(?:under|below|less than|slower than|at most|<)\s*{_BPM}|{_BPM}\s*以下")
+_BPM_ABOVE = re.compile(rf"(?:over|above|more than|faster than|at least|>)\s*{_BPM}|{_BPM}\s*以上")
+_BPM_AROUND = re.compile(rf"(?:around|about|roughly|~|大约|左右)?\s*{_BPM}")
+BPM_TOLERANCE = 0.08
+
+
+def tempo_bounds(text: str) -> tuple[float, float] | None:
+    """An explicit tempo the text asks for ("90-110 bpm", "under 100 bpm", "around 120 bpm")."""
+    lowered = text.lower()
+    if match := _BPM_BETWEEN.search(lowered):
+        low, high = sorted((float(match.group(1)), float(match.group(2))))
+        return low, high
+    if match := _BPM_BELOW.search(lowered):
+        return 0.0, float(match.group(1) or match.group(2))
+    if match := _BPM_ABOVE.search(lowered):
+        return float(match.group(1) or match.group(2)), 1000.0
+    if match := _BPM_AROUND.search(lowered):
+        bpm = float(match.group(1))
+        return round(bpm * (1 - BPM_TOLERANCE), 1), round(bpm * (1 + BPM_TOLERANCE), 1)
+    return None
 
 
 def named_in_text(name: str, text: str, *, cutoff: float = 0.8) -> bool:

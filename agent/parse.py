@@ -174,6 +174,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
     # A context the text names wins; the model's own word only fills in when it names none.
     context = contexts[0] if contexts else lexicon.canonical_context(raw.get("c"))
 
+    tempo_range = lexicon.tempo_bounds(text)
     if follow_up and previous is not None:
         base = previous.emotion
         emotion = EmotionVector.blend([(base, 1 - FOLLOW_UP_STEP), (moods, FOLLOW_UP_STEP)]) if moods else base
@@ -190,6 +191,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         artists = artists or list(previous.artists)
         genre_terms = genre_terms or [t for t in previous.genre_terms if t not in exclude_genres]
         context = context or previous.context
+        tempo_range = tempo_range or previous.tempo_range
     else:
         emotion = _shift_arousal(moods or EmotionVector.uniform(), arousal_cue)
         style = StyleVector.from_mapping(style_weights) if style_genres else None
@@ -211,6 +213,7 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         exclude_artists=tuple(exclude_artists),
         exclude_genres=tuple(exclude_genres),
         context=context,
+        tempo_range=tempo_range,
         follow_up=follow_up,
         strategy="lift" if raw.get("s") == "lift" or lifting else "match",
         english=english or text,

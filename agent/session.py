@@ -10,12 +10,13 @@ plain functions remain the source of truth (and what tests call).
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from agent import explain
+from agent import explain, lexicon
 from agent.llm import LLM, LocalLLM
 from agent.parse import parse_request
 from agent.profile import ProfileStore
@@ -31,9 +32,11 @@ from moodtune.types import (
     Recommendation,
     Reply,
     ReplyEvent,
+    ScoredTrack,
     StyleVector,
     Track,
 )
+from tools.search import SearchFilters
 
 log = logging.getLogger(__name__)
 CANDIDATES = 60
@@ -48,10 +51,58 @@ STRATEGY_TEXT = {
         "lift": "你听起来情绪不高，所以我选了能让你心情好起来的歌，而不是同样低落的",
     },
 }
+REFINEMENT_NOTES = {
+    "en": {
+        "seed": "aimed at tracks like {title}",
+        "slower": "slower than {bpm:.0f} bpm, the middle of the last list",
+        "faster": "faster than {bpm:.0f} bpm, the middle of the last list",
+        "tempo_dropped": "nothing fits that tempo, so these ignore it",
+    },
+    "zh": {
+        "seed": "参照《{title}》挑选",
+        "slower": "比上一组的中间速度 {bpm:.0f} bpm 更慢",
+        "faster": "比上一组的中间速度 {bpm:.0f} bpm 更快",
+        "tempo_dropped": "没有符合这个速度的歌，所以这次没按速度筛选",
+    },
+}
+# How far "more like the second one" moves the target towards that track's own p and q.
+SEED_STEP = 0.5
 NO_RESULTS = {
     "en": "I found nothing in the catalog that fits these constraints. Try loosening an exclusion.",
     "zh": "曲库里没有符合这些条件的歌曲，试着放宽一些限制吧。",
 }
+
+
+def refine_with_previous(intent: Intent, previous: Reply | None) -> tuple[Intent, list[str]]:
+    """What a refinement means against the list the user just saw.
+
+    "More like the second one" moves the target halfway to that track's mood and style;
+    "slower" / "faster" bound the tempo by the median tempo of the last list, because a
+    direction only means something against what was heard.
+    """
+    if previous is None or not intent.follow_up or not previous.recommendations:
+        return intent, []
+    words = REFINEMENT_NOTES[intent.language]
+    notes: list[str] = []
+    heard = [rec.track for rec in previous.recommendations]
+    index = lexicon.earlier_track_index(intent.text)
+    if index is not None and -len(heard) <= index < len(heard):
+        seed = heard[index]
+        style = (
+            StyleVector.blend([(intent.style, 1 - SEED_STEP), (seed.style, SEED_STEP)]) if intent.style else seed.style
+        )
+        emotion = EmotionVector.blend([(intent.emotion, 1 - SEED_STEP), (seed.emotion, SEED_STEP)])
+        intent = replace(intent, emotion=emotion, style=style)
+        notes.append(words["seed"].format(title=seed.title))
+    direction = lexicon.tempo_direction(intent.text)
+    tempos = [track.tempo for track in heard if track.tempo > 0]
+    if direction and tempos:
+        middle = statistics.median(tempos)
+        low, high = intent.tempo_range or (0.0, 1000.0)
+        low, high = (low, min(high, middle)) if direction < 0 else (max(low, middle), high)
+        intent = replace(intent, tempo_range=(low, high))
+        notes.append(words["slower" if direction < 0 else "faster"].format(bpm=middle))
+    return intent, notes
 
 
 @dataclass
@@ -131,10 +182,13 @@ class Moodtune:
         conversation = self._conversation(session_id)
         previous = conversation.intents[-1] if conversation.intents else None
         intent = parse_request(text, previous=previous, llm=self.llm, settings=self.settings)
+        intent, refinement_notes = refine_with_previous(
+            intent, conversation.replies[-1] if conversation.replies else None
+        )
         user_mood = self._user_mood(intent)
         target_emotion = lift_target(intent, user_mood) if intent.strategy == "lift" else intent.emotion
         target_style = intent.style
-        notes = list(intent.notes)
+        notes = [*intent.notes, *refinement_notes]
         if clip_path:
             clip = style_tool.invoke({"audio_path": clip_path})
             target_style = StyleVector.from_mapping(clip["style"])
@@ -142,30 +196,40 @@ class Moodtune:
                 [(target_emotion, 0.5), (EmotionVector.from_mapping(clip["audio_mood"]), 0.5)]
             )
             notes.append("matched the style and audio mood of your clip")
-        filters = filters_for(intent)
         query_text = " ".join([intent.english or "", *intent.genre_terms, *intent.artists]).strip()
-        candidates = call_with_artifact(
-            self.search_tool,
-            {
-                "target_emotion": target_emotion.as_dict(),
-                "target_style": target_style.as_dict() if target_style else None,
-                "text": query_text or None,
-                "exclude_artists": list(filters.exclude_artists),
-                "exclude_genres": list(filters.exclude_genres),
-                "k": CANDIDATES,
-            },
-        )
-        preferences = self.profiles.preferences(user_id)
-        co_likes = self.profiles.co_likes(user_id, [c.track.id for c in candidates])
-        ranked = rank(
-            candidates,
-            filters=filters,
-            weights=self.settings.rank_weights,
-            preferences=preferences,
-            co_likes=co_likes,
-            shown=conversation.shown,
-            k=k,
-        )
+
+        def search_and_rank(filters: SearchFilters) -> tuple[list[ScoredTrack], list[ScoredTrack]]:
+            tempo_min, tempo_max = filters.tempo_range or (None, None)
+            candidates = call_with_artifact(
+                self.search_tool,
+                {
+                    "target_emotion": target_emotion.as_dict(),
+                    "target_style": target_style.as_dict() if target_style else None,
+                    "text": query_text or None,
+                    "exclude_artists": list(filters.exclude_artists),
+                    "exclude_genres": list(filters.exclude_genres),
+                    "tempo_min": tempo_min,
+                    "tempo_max": tempo_max,
+                    "k": CANDIDATES,
+                },
+            )
+            ranked = rank(
+                candidates,
+                filters=filters,
+                weights=self.settings.rank_weights,
+                preferences=self.profiles.preferences(user_id),
+                co_likes=self.profiles.co_likes(user_id, [c.track.id for c in candidates]),
+                shown=conversation.shown,
+                k=k,
+            )
+            return candidates, ranked
+
+        filters = filters_for(intent)
+        candidates, ranked = search_and_rank(filters)
+        if not ranked and filters.tempo_range:
+            # A tempo is a wish, an exclusion a rule: an empty list helps nobody.
+            candidates, ranked = search_and_rank(replace(filters, tempo_range=None))
+            notes.append(REFINEMENT_NOTES[intent.language]["tempo_dropped"])
         effective = replace(intent, emotion=target_emotion, style=target_style)
         facts = [explain.track_facts(s, effective) for s in ranked]
         recommendations = tuple(

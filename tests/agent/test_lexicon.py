@@ -155,3 +155,33 @@ def test_artist_negated(name, text, negated):
 )
 def test_wished_moods(text, wished):
     assert lexicon.wished_moods(text) == wished
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [("more like the second one", 1), ("跟刚才第二首差不多的", 1), ("第3首不错", 2), ("the last one, again", -1),
+     ("最后一首再来", -1), ("more upbeat", None)],
+)  # fmt: skip
+def test_earlier_track_index(text, index):
+    assert lexicon.earlier_track_index(text) == index
+
+
+@pytest.mark.parametrize(("text", "direction"), [("slower", -1), ("再慢一点", -1), ("a bit faster", 1), ("jazz", 0)])
+def test_tempo_direction(text, direction):
+    assert lexicon.tempo_direction(text) == direction
+
+
+@pytest.mark.parametrize(
+    ("text", "bounds"),
+    [
+        ("90-110 bpm", (90.0, 110.0)),
+        ("under 100 bpm please", (0.0, 100.0)),
+        ("at least 140 bpm", (140.0, 1000.0)),
+        ("100 bpm以下", (0.0, 100.0)),
+        ("around 100 bpm", (92.0, 108.0)),
+        ("slow jazz", None),
+    ],
+)
+def test_tempo_bounds(text, bounds):
+    found = lexicon.tempo_bounds(text)
+    assert found is None if bounds is None else found == pytest.approx(bounds)

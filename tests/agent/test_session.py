@@ -17,7 +17,8 @@ MOODS_GENRES = [("calm", "jazz"), ("calm", "classical"), ("sad", "blues"), ("hap
 @pytest.fixture
 def agent_factory(settings, track_factory, fake_llm):
     store = CatalogStore.open(settings)
-    store.upsert([track_factory(f"t{i}{j}", mood=m, genre=g, artist=f"Artist {i}{j}", title=f"{m} {g} {j}")
+    store.upsert([track_factory(f"t{i}{j}", mood=m, genre=g, artist=f"Artist {i}{j}", title=f"{m} {g} {j}",
+                                tempo=60.0 + 8 * i + 10 * j)
                   for i, (m, g) in enumerate(MOODS_GENRES) for j in range(3)])
 
     def make(answer=None, wording=""):
@@ -60,6 +61,39 @@ def test_exclusions_and_refinement_across_turns(agent_factory):
     assert "jazz" in second.intent.exclude_genres
     assert all(r.track.style.top != "jazz" for r in second.recommendations)
     assert [r.request for r in agent.history("s1")] == ["calm music, no jazz", "more upbeat"]
+
+
+@pytest.mark.parametrize(("follow_up", "inside"), [
+    ("slower", lambda tempo, middle: tempo <= middle),
+    ("再快一点", lambda tempo, middle: tempo >= middle),
+])
+def test_slower_and_faster_are_measured_against_the_last_list(agent_factory, follow_up, inside):
+    agent = agent_factory(answer(m=["calm"]))
+    first = agent.recommend("something gentle", session_id="s2", k=6, explain_top=0)
+    middle = sorted(r.track.tempo for r in first.recommendations)[2:4]
+    middle = sum(middle) / 2
+    agent._llm.answer = answer(f=True)
+    second = agent.recommend(follow_up, session_id="s2", k=6, explain_top=0)
+    assert second.recommendations and all(inside(r.track.tempo, middle) for r in second.recommendations)
+    assert f"{middle:.0f} bpm" in second.message
+
+
+def test_more_like_the_second_one_moves_the_target_to_that_track(agent_factory):
+    agent = agent_factory(answer(m=["happy"]))
+    first = agent.recommend("something nice", session_id="s3", k=6, explain_top=0)
+    seed = first.recommendations[1].track
+    agent._llm.answer = answer(m=["sad"], f=True)
+    second = agent.recommend("more like the second one", session_id="s3", k=6, explain_top=0)
+    alone = agent.recommend("sad songs", k=6, explain_top=0)
+    assert second.intent.emotion.similarity(seed.emotion) > alone.intent.emotion.similarity(seed.emotion)
+    assert seed.title in second.message
+
+
+def test_a_tempo_nothing_fits_is_dropped_with_a_note(agent_factory):
+    agent = agent_factory(answer(m=["calm"]))
+    reply = agent.recommend("calm music over 300 bpm", k=4, explain_top=0)
+    assert len(reply.recommendations) == 4 and "ignore" in reply.message
+    assert reply.intent.tempo_range == (300.0, 1000.0)
 
 
 def test_feedback_shapes_the_next_ranking_and_persists(agent_factory, settings):
