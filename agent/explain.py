@@ -76,6 +76,7 @@ def track_facts(scored: ScoredTrack, intent: Intent) -> dict[str, Any]:
         "artist": track.artist,
         "synthetic": track.source.startswith("demo"),
         "moods": [(m, pct(p)) for m, p in moods],
+        "mood_shares": {m: pct(p) for m, p in track.emotion.ranked()},
         "genres": [(g, pct(p)) for g, p in genres],
         "tempo": round(track.tempo),
         "key": track.key,
@@ -161,6 +162,22 @@ _TEMPO_CLAIMS = {
 }
 
 
+# Words that say a track has a mood. A line may name a mood the track has in some measure
+# (its two leading ones, or any with CLAIMABLE_MOOD_SHARE %) or one the user wrote; "紧张感十足"
+# about a calm, happy track is an invented fact.
+CLAIMABLE_MOOD_SHARE = 10
+_MOOD_CLAIMS = {
+    "happy": re.compile(r"\b(?:happy|cheerful|joyful|joyous)\b|快乐|开心|欢快", re.IGNORECASE),
+    "sad": re.compile(r"\b(?:sad|melanchol(?:y|ic)|sorrowful|mournful)\b|悲伤|忧伤|伤感|哀伤", re.IGNORECASE),
+    "calm": re.compile(r"\b(?:calm|peaceful|serene|tranquil)\b|平静|宁静", re.IGNORECASE),
+    "energetic": re.compile(r"\b(?:energetic|high-energy)\b|活力", re.IGNORECASE),
+    "romantic": re.compile(r"\b(?:romantic|romance)\b|浪漫", re.IGNORECASE),
+    "nostalgic": re.compile(r"\b(?:nostalgic|nostalgia|wistful)\b|怀旧", re.IGNORECASE),
+    "angry": re.compile(r"\b(?:angry|furious|rage)\b|愤怒", re.IGNORECASE),
+    "tense": re.compile(r"\b(?:tense|tension|suspense(?:ful)?|ominous)\b|紧张|悬疑", re.IGNORECASE),
+}
+
+
 def tempo_class(bpm: float) -> str:
     return "slow" if bpm < SLOW_BELOW else "fast" if bpm >= FAST_FROM else "moderate"
 
@@ -224,6 +241,7 @@ def allowed_tokens(facts: dict[str, Any], intent: Intent) -> tuple[set[str], str
 def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
     """Every number, capitalised name and activity in the sentence comes from the facts or the request."""
     numbers, words = allowed_tokens(facts, intent)
+    request = f"{intent.text} {intent.english}"
     # A true number in the wrong place is still a false fact ("blues 89%" is not "89 bpm").
     if any(int(bpm) != facts["tempo"] for bpm in _BPM.findall(sentence)):
         return False
@@ -233,11 +251,18 @@ def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
     # A tempo word of another class is false, unless it only echoes the request ("slow dance").
     true_class = tempo_class(facts["tempo"])
     for name, claim in _TEMPO_CLAIMS.items():
-        if name != true_class and claim.search(sentence) and not claim.search(f"{intent.text} {intent.english}"):
+        if name != true_class and claim.search(sentence) and not claim.search(request):
             return False
+    moods_allowed = (
+        {mood for mood, _ in facts["moods"]}
+        | {mood for mood, share in facts["mood_shares"].items() if share >= CLAIMABLE_MOOD_SHARE}
+        | {mood for mood, claim in _MOOD_CLAIMS.items() if claim.search(request)}
+    )
+    if any(claim.search(sentence) for mood, claim in _MOOD_CLAIMS.items() if mood not in moods_allowed):
+        return False
     # An activity the request did not name is an invented fact about the request: the model
     # copied the example's "easy to read to" into replies for a barbecue or a breakup.
-    asked = {*lexicon.context_mentions(f"{intent.text} {intent.english}"), intent.context}
+    asked = {*lexicon.context_mentions(request), intent.context}
     if any(context not in asked for context in lexicon.context_mentions(sentence)):
         return False
     for number in _NUMBER.findall(sentence):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -62,6 +63,11 @@ def test_template_names_the_key_only_when_known(facts, language, key, mode, expe
     ("Calm jazz, perfect for your workout.", False),
     ("平静的爵士，很适合开车。", True),
     ("平静的爵士，很适合看书。", False),
+    # Moods: the track's two leading ones (calm, then happy here) or one the user wrote.
+    ("A tense, suspenseful jazz piece at {tempo} bpm.", False),
+    ("平静的爵士，紧张感十足。", False),
+    ("Calm jazz with a happy glow, for the rainy drive.", True),
+    ("Calm jazz, nothing romantic about it.", False),
 ])
 def test_grounding_rejects_invented_numbers_and_names(facts, sentence, grounded):
     data, intent = facts
@@ -81,8 +87,29 @@ def test_a_tempo_word_that_echoes_the_request_is_not_a_claim(facts):
     data, _ = facts
     intent = Intent(emotion=EmotionVector.one_hot("romantic"), text="songs for a slow dance")
     fast = {**data, "tempo": 132}
-    assert is_grounded("Romantic enough for a slow dance.", fast, intent)
-    assert not is_grounded("Romantic and fast enough for a slow dance.", {**data, "tempo": 70}, intent)
+    assert is_grounded("Calm enough for a slow dance.", fast, intent)
+    assert not is_grounded("Calm and fast enough for a slow dance.", {**data, "tempo": 70}, intent)
+
+
+def test_a_mood_the_user_wrote_may_be_named(facts):
+    data, _ = facts
+    intent = Intent(emotion=EmotionVector.one_hot("sad"), text="something sad for a rainy drive", context="driving")
+    assert is_grounded("Calm rather than sad, for your rainy drive.", data, intent)
+    assert not is_grounded("Calm rather than angry, for your rainy drive.", data, intent)
+
+
+@pytest.mark.parametrize(("sentence", "grounded"), [
+    ("快乐占75%的迪斯科，充满活力。", True),  # energetic 10 %, third only by a hair
+    ("Happy disco with a romantic streak.", True),
+    ("Happy disco, a little nostalgic.", False),  # 5 %
+])
+def test_a_mood_the_track_has_in_some_measure_may_be_named(track_factory, sentence, grounded):
+    track = track_factory("t2", mood="happy", genre="disco", tempo=129)
+    track = replace(track, emotion=EmotionVector.from_mapping(
+        {"happy": 0.75, "romantic": 0.101, "energetic": 0.099, "nostalgic": 0.05}))
+    intent = Intent(emotion=EmotionVector.one_hot("happy"), text="换点开心一点的")
+    facts = track_facts(ScoredTrack(track=track, parts={"emotion_match": 0.9}, total=0.9), intent)
+    assert is_grounded(sentence, facts, intent) is grounded
 
 
 def test_the_tracks_own_percentage_is_grounded(facts):
