@@ -314,17 +314,7 @@ WISHED_MOOD_PHRASES: dict[str, tuple[str, ...]] = {
         "平静下来",
         "冷静下来",
     ),
-    "energetic": (
-        "wake me up",
-        "get me going",
-        "gets me going",
-        "get me moving",
-        "keep me moving",
-        "keeps me moving",
-        "keep me awake",
-        "提神",
-        "打起精神",
-    ),
+    "energetic": ("wake me up", "get me going", "get me moving", "keep me moving", "keep me awake", "提神", "打起精神"),
 }
 
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
@@ -351,7 +341,7 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "yoga": ("yoga", "meditation", "meditate", "stretching", "瑜伽", "冥想"),
     "cooking": ("cooking", "cook", "kitchen", "breakfast", "做饭", "烹饪", "早餐"),
     "dinner": ("dinner", "晚餐", "晚饭"),
-    "work": ("work", "working", "coding", "programming", "office", "工作", "写代码", "办公"),
+    "work": ("work", "working", "coding", "programming", "office", "overtime", "工作", "写代码", "办公", "加班"),
     "rainy day": ("rain", "rainy", "下雨", "雨天"),
     "wedding": ("wedding", "婚礼"),
     "morning": ("morning", "sunday morning", "早上", "早晨", "清晨"),
@@ -550,12 +540,23 @@ def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
     return {m: c for m, c in counts.items() if m not in negated}, negated
 
 
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    """An English phrase whose leading verb may take an -s ("something that wakes me up")."""
+    if _CJK.search(phrase):
+        return re.compile(re.escape(phrase))
+    verb, _, rest = phrase.partition(" ")
+    return re.compile(rf"(?<![\w-]){re.escape(verb)}s? {re.escape(rest)}(?![\w-])")
+
+
+_WISHED_PATTERNS = {mood: [_phrase_pattern(p) for p in phrases] for mood, phrases in WISHED_MOOD_PHRASES.items()}
+
+
 def wished_moods(text: str) -> dict[str, int]:
     """Mood -> count of phrases asking to be brought into that mood (not under a negation)."""
     lowered = text.lower()
     counts: dict[str, int] = {}
-    for mood, phrases in WISHED_MOOD_PHRASES.items():
-        hits = [start for phrase in phrases for start in _find_term(lowered, phrase) if not _negated(lowered, start)]
+    for mood, patterns in _WISHED_PATTERNS.items():
+        hits = [m.start() for pattern in patterns for m in pattern.finditer(lowered) if not _negated(lowered, m.start())]
         if hits:
             counts[mood] = len(hits)
     return counts
@@ -718,7 +719,10 @@ def canonical_genre(term: str) -> str:
 
 # "songs like Bob Dylan", "by Nas or Wu-Tang Clan": capitalised names after like/by/from.
 _NAME = r"[A-Z][\w'.&-]*(?:\s+(?:[A-Z][\w'.&-]*|of|the|and))*"
-_ARTIST_AFTER = re.compile(rf"\b(?:like|by|from|artists? such as)\s+({_NAME}(?:\s*(?:,|or|and)\s*{_NAME})*)")
+_ARTIST_AFTER = re.compile(
+    rf"\b(?:like|by|from|artists? such as|lots of|plenty of|some|more|play|put on|think|especially|mostly)"
+    rf"\s+({_NAME}(?:\s*(?:,|or|and)\s*{_NAME})*)"
+)
 _NOT_NAMES = {"I", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Christmas", "Halloween"}
 
 
@@ -738,3 +742,27 @@ def artist_mentions(text: str, *, excluded: bool = False) -> list[str]:
             if name and name not in _NOT_NAMES and not is_genre(name) and name not in names:
                 names.append(name)
     return names
+
+
+# "五月天那种", "李健或者毛不易那种温柔的歌": names at a clause's start, before "that kind".
+_ZH_NAMES_BEFORE_KIND = re.compile(
+    r"(?:^|[，,。；;！!？?\s])(?:给我|来点|来些|来几首|想听|听听|听|要|放点|放|像|比如|类似|不要|别放|别|不想听|不听)*"
+    r"([\u4e00-\u9fffA-Za-z0-9]{2,6}?(?:(?:或者|还是|和|跟|、)[\u4e00-\u9fffA-Za-z0-9]{2,6}?)*)"
+    r"(?:那种|那样|一样|那类|之类|的风格)"
+)
+
+
+def chinese_artist_mentions(text: str) -> list[str]:
+    """Names a Chinese request puts before 那种/那样 ("五月天那种"), when they are no mood,
+    genre or activity word. Used only when the model saw an artist but wrote its name in another
+    script (五月天 as "Mayday")."""
+    lowered = text.lower()
+    names: list[str] = []
+    for match in _ZH_NAMES_BEFORE_KIND.finditer(lowered):
+        for name in re.split(r"或者|还是|和|跟|、", match.group(1)):
+            name = name.strip()
+            words = [w for ws in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()) for w in ws]
+            if len(name) >= 2 and not is_genre(name) and not any(w in name for w in words) and name not in names:
+                names.append(name)
+    return names
+

@@ -116,6 +116,7 @@ def test_language(text, language):
         ("工作的时候需要专注", ["study", "work"]),
         ("raiding tonight, final boss soundtrack", ["gaming"]),
         ("bangers for the pregame", ["party"]),
+        ("加班到半夜了", ["work"]),
     ],
 )
 def test_context_mentions_last_named_first(text, contexts):
@@ -150,6 +151,7 @@ def test_artist_negated(name, text, negated):
         ("wired and anxious, help me come down", {"calm": 1}),
         ("明天考试紧张得要命，来点能让我静下心的音乐", {"calm": 1}),
         ("please don't cheer me up", {}),
+        ("something that wakes me up and gets me moving", {"energetic": 2}),
         ("sad songs please", {}),
     ],
 )
@@ -185,3 +187,30 @@ def test_tempo_direction(text, direction):
 def test_tempo_bounds(text, bounds):
     found = lexicon.tempo_bounds(text)
     assert found is None if bounds is None else found == pytest.approx(bounds)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("need classic rock, lots of Tom Petty", ["Tom Petty"]),
+        ("put on some ABBA", ["ABBA"]),
+        ("play some Jazz", []),
+        ("songs like Bob Dylan", ["Bob Dylan"]),
+    ],
+)
+def test_artist_mentions(text, names):
+    assert lexicon.artist_mentions(text) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("要燃一点的摇滚，五月天那种", ["五月天"]),
+        ("睡前听的，李健或者毛不易那种温柔的歌", ["李健", "毛不易"]),
+        ("想听像陈奕迅一样的歌", ["陈奕迅"]),
+        ("不要五月天那种", ["五月天"]),
+        ("要安静那种", []),
+    ],
+)
+def test_chinese_artist_mentions(text, names):
+    assert lexicon.chinese_artist_mentions(text) == names
