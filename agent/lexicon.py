@@ -103,6 +103,9 @@ OTHER_GENRE_TERMS: dict[str, str] = {
     "舞曲": "dance",
     "古风": "chinese traditional",
     "国风": "chinese traditional",
+    "独立音乐": "indie",
+    "环境音乐": "ambient",
+    "氛围音乐": "ambient",
 }
 ALL_GENRE_TERMS = {**GENRE_ALIASES, **OTHER_GENRE_TERMS}
 
@@ -126,6 +129,9 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "高兴",
         "愉快",
         "阳光",
+        "喜庆",
+        "热闹",
+        "欢乐",
     ),
     "sad": (
         "sad",
@@ -146,6 +152,7 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "难过",
         "伤心",
         "忧伤",
+        "伤感",
         "失恋",
         "哭",
         "孤独",
@@ -169,6 +176,8 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "yoga",
         "unwind",
         "tranquil",
+        "cozy",
+        "cosy",
         "安静",
         "放松",
         "平静",
@@ -246,6 +255,12 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "小时候",
         "年轻时",
         "那个年代",
+        "takes me back",
+        "taking me back",
+        "take me back",
+        "when i was a kid",
+        "as a kid",
+        "reminds me of",
     ),
     "angry": (
         "angry",
@@ -293,6 +308,8 @@ WISHED_MOOD_PHRASES: dict[str, tuple[str, ...]] = {
         "pick me up",
         "lift my mood",
         "lift my spirits",
+        "brighten it up",
+        "cheer it up",
         "make me smile",
         "make me feel better",
         "开心起来",
@@ -303,6 +320,9 @@ WISHED_MOOD_PHRASES: dict[str, tuple[str, ...]] = {
     "calm": (
         "calm me down",
         "calm down",
+        "cool down",
+        "cool off",
+        "settle down",
         "come down",
         "wind down",
         "help me relax",
@@ -314,14 +334,25 @@ WISHED_MOOD_PHRASES: dict[str, tuple[str, ...]] = {
         "平静下来",
         "冷静下来",
     ),
-    "energetic": ("wake me up", "get me going", "get me moving", "keep me moving", "keep me awake", "提神", "打起精神"),
+    "energetic": (
+        "wake me up",
+        "get me going",
+        "get me moving",
+        "keep me moving",
+        "keep me going",
+        "keep me awake",
+        "power through",
+        "push through",
+        "提神",
+        "打起精神",
+    ),
 }
 
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "driving": ("drive", "driving", "road trip", "car", "开车", "驾车", "自驾", "兜风"),
     "commute": ("commute", "commuting", "subway", "metro", "bus ride", "通勤", "上班路上", "地铁"),
     "workout": ("workout", "gym", "exercise", "lifting", "cardio", "training", "健身", "锻炼", "运动"),
-    "running": ("run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
+    "running": ("for a run", "my run", "on a run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
     "sleep": ("sleep", "sleeping", "bedtime", "fall asleep", "insomnia", "睡觉", "入睡", "助眠", "睡前"),
     "study": (
         "study",
@@ -338,8 +369,20 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "party": ("party", "club", "dance floor", "celebration", "pregame", "pre-game", "night out", "派对", "聚会", "蹦迪"),
     "gaming": ("gaming", "video game", "video games", "raid", "raiding", "boss fight", "打游戏", "玩游戏", "电竞"),
     "relaxing": ("relax", "relaxing", "unwind", "chill out", "放松"),
-    "yoga": ("yoga", "meditation", "meditate", "stretching", "瑜伽", "冥想"),
-    "cooking": ("cooking", "cook", "kitchen", "breakfast", "做饭", "烹饪", "早餐"),
+    "yoga": ("yoga", "stretching", "瑜伽", "拉伸"),
+    "meditation": ("meditation", "meditate", "mindfulness", "冥想", "打坐"),
+    "spa": ("spa", "massage", "bubble bath", "按摩", "泡澡"),
+    "cooking": ("cooking", "cook", "kitchen", "breakfast", "baking", "bake", "做饭", "烹饪", "早餐", "烘焙"),
+    "hiking": ("hike", "hiking", "trail", "trek", "trekking", "爬山", "徒步", "登山"),
+    "camping": ("camping", "campfire", "露营", "篝火"),
+    "cafe": ("coffee shop", "cafe", "café", "咖啡馆", "咖啡店"),
+    "gardening": ("gardening", "garden", "花园", "种花", "浇花"),
+    "writing": ("writing", "novel", "小说", "写作", "码字"),
+    "cleaning": ("cleaning", "chores", "housework", "tidying", "打扫", "做家务", "大扫除"),
+    "graduation": ("graduation", "graduated", "毕业"),
+    "new year": ("new year", "spring festival", "chinese new year", "春节", "过年", "年夜饭", "除夕"),
+    "karaoke": ("karaoke", "ktv", "唱k", "k歌"),
+    "beach": ("beach", "海边", "沙滩"),
     "dinner": ("dinner", "晚餐", "晚饭"),
     "work": ("work", "working", "coding", "programming", "office", "overtime", "工作", "写代码", "办公", "加班"),
     "rainy day": ("rain", "rainy", "下雨", "雨天"),
@@ -351,6 +394,9 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "date": ("date night", "date", "约会"),
 }
 
+# Times and weather: the context only when no activity is named beside them.
+SETTING_CONTEXTS = ("morning", "rainy day")
+
 # The mood an activity implies when the request names none ("reggae for a barbecue" is happy).
 CONTEXT_MOODS: dict[str, str] = {
     "party": "happy",
@@ -361,6 +407,9 @@ CONTEXT_MOODS: dict[str, str] = {
     "date": "romantic",
     "relaxing": "calm",
     "yoga": "calm",
+    "meditation": "calm",
+    "spa": "calm",
+    "new year": "happy",
     "sleep": "calm",
     "study": "calm",
     "work": "calm",
@@ -434,11 +483,15 @@ FOLLOW_UP_CUES = (
     "多一些",
 )
 NEGATIONS_EN = ("no", "not", "don't", "dont", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "less", "fewer")
-NEGATIONS_ZH = ("不要", "别", "不想听", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点")
+NEGATIONS_ZH = ("不要", "别", "不想", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点", "少来点", "受不了", "拒绝")
 # Words with 别 that negate nothing: 特别燃 is "especially fiery", 别的 "other".
 NOT_NEGATIONS_ZH = ("特别", "别的", "别人", "区别", "分别", "告别", "类别", "级别", "个别")
-_CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
-_ANYTHING_BUT = re.compile(r"\b(?:anything|everything|whatever) but\s+(?:the\s+)?$")
+# Phrases that negate what follows: "anything but the Eagles", "I'm so over lo-fi".
+_NEGATING_PHRASE = re.compile(
+    r"\b(?:(?:anything|everything|whatever) but|so over|sick of|tired of|done with|had enough of)\s+(?:the\s+)?$"
+)
+# A Chinese negation also ends where the wish starts: 不想再听悲伤的歌了，想要点… / 但是来点…
+_ZH_SCOPE_END = re.compile(r"[，,。；;！!？?\n]|但是|但|可是|不过|想要|(?<!少)来点|只想")
 LIKING_ZH = ("喜欢", "像", "类似")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -452,7 +505,8 @@ def _find_term(text: str, term: str) -> list[int]:
     """Start offsets of `term` in lowercase `text` (word boundaries for Latin terms)."""
     if _CJK.search(term):
         return [m.start() for m in re.finditer(re.escape(term), text)]
-    return [m.start() for m in re.finditer(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text)]
+    # The head of a hyphenated compound counts ("after-party"), and so does "-ish" ("folk-ish").
+    return [m.start() for m in re.finditer(rf"(?<![\w]){re.escape(term)}(?=-ish\b|(?![\w-]))", text)]
 
 
 def _negated(text: str, position: int) -> bool:
@@ -461,12 +515,12 @@ def _negated(text: str, position: int) -> bool:
     is_chinese = _CJK.search(window) or _CJK.search(text[position : position + 1])
     if is_chinese:
         # A negation's scope ends with its clause: 不要周杰伦，来点华语流行 still wants pop.
-        near = _CLAUSE_END.split(text[max(0, position - 6) : position])[-1]
+        near = _ZH_SCOPE_END.split(text[max(0, position - 12) : position])[-1]
         for word in NOT_NEGATIONS_ZH:
             near = near.replace(word, "")
         if any(neg in near for neg in NEGATIONS_ZH):
             return True
-    if _ANYTHING_BUT.search(window):
+    if _NEGATING_PHRASE.search(window):
         return True
     words = re.findall(r"[\w'-]+", window)[-3:]
     if any(w in NEGATIONS_EN for w in words):
@@ -500,7 +554,7 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
 
 # "cleaning the house", "a drive through the country", "my rock": nouns, not genres, unless
 # music follows ("the house music", "my country songs"). "The blues" is the genre itself.
-_DETERMINER_BEFORE = re.compile(r"\b(?:the|my|our|your|his|her|their)\s+$")
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|my|our|your|his|her|their|\w+'s)\s+$")
 _MUSIC_AFTER = re.compile(r"^\s+(?:music|songs?|tracks?|bands?|tunes|albums?)\b")
 
 
@@ -522,9 +576,15 @@ def _names_an_era(text: str, start: int, word: str) -> bool:
     return any(re.match(rf"{re.escape(term)}(?![\w-])", rest) for term in ALL_GENRE_TERMS)
 
 
+# Idioms that name no activity and no wish: lo-fi that "puts me to sleep" is boring, music
+# "with drive" energetic.
+_NOT_AN_ACTIVITY = re.compile(r"\bputs? me to sleep\b|\bwith (?:some |more |real |a lot of )?drive\b")
+_TOO_BEFORE = re.compile(r"\btoo\s+$|太$")
+
+
 def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
     """(mood -> count of positive cue words, moods named under a negation)."""
-    lowered = text.lower()
+    lowered = _NOT_AN_ACTIVITY.sub(" ", text.lower())
     counts: dict[str, int] = {}
     negated: list[str] = []
     for mood, words in MOOD_WORDS.items():
@@ -532,7 +592,8 @@ def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
             for start in _find_term(lowered, word):
                 if _names_an_era(lowered, start, word):
                     continue
-                if _negated(lowered, start):
+                # "Way too gloomy" / 太伤感了 complains of a mood: it is one to leave.
+                if _negated(lowered, start) or _TOO_BEFORE.search(lowered[max(0, start - 5) : start]):
                     if mood not in negated:
                         negated.append(mood)
                 else:
@@ -568,13 +629,15 @@ def context_mentions(text: str) -> list[str]:
     The head of a phrase comes last, in English and in Chinese alike: a "dinner date" is a
     date, a "rainy drive" a drive, a 生日派对 a party.
     """
-    lowered = text.lower()
+    lowered = _NOT_AN_ACTIVITY.sub(" ", text.lower())
     ends: dict[str, int] = {}
     for context, words in CONTEXT_WORDS.items():
         spots = [start + len(w) for w in words for start in _find_term(lowered, w)]
         if spots:
             ends[context] = max(spots)
-    return sorted(ends, key=lambda context: -ends[context])
+    # A time or weather is the setting of an activity named with it: baking on a rainy morning
+    # is baking, whichever came last.
+    return sorted(ends, key=lambda context: (context in SETTING_CONTEXTS, -ends[context]))
 
 
 def canonical_context(value: str | None) -> str | None:
@@ -613,6 +676,8 @@ COMPARATIVES = (
     "slower", "faster", "louder", "quieter", "softer", "calmer", "happier", "sadder", "darker",
     "brighter", "heavier", "lighter", "livelier", "gentler", "harder", "mellower", "chiller",
 )
+# Chinese cues that point at the last list wherever they stand (这几首挺好的，但能不能换成英文歌).
+FOLLOW_UP_ANYWHERE_ZH = ("这几首", "这些歌", "换成", "刚才", "刚刚", "上一首")
 _FILLERS = {"a", "bit", "little", "lot", "much", "way", "even", "please", "pls", "plz", "and", "now"}
 
 
@@ -621,6 +686,8 @@ def looks_like_follow_up(text: str) -> bool:
     words = re.findall(r"[a-z]+", lowered)
     # A message of comparatives alone only makes sense against the previous turn.
     if words and len(words) <= 5 and any(w in COMPARATIVES for w in words) and all(w in COMPARATIVES or w in _FILLERS for w in words):
+        return True
+    if len(lowered) < 80 and any(cue in lowered for cue in FOLLOW_UP_ANYWHERE_ZH):
         return True
     # "More like the second one" points into the previous list.
     if earlier_track_index(lowered) is not None:
@@ -752,17 +819,38 @@ _ZH_NAMES_BEFORE_KIND = re.compile(
 )
 
 
-def chinese_artist_mentions(text: str) -> list[str]:
-    """Names a Chinese request puts before 那种/那样 ("五月天那种"), when they are no mood,
-    genre or activity word. Used only when the model saw an artist but wrote its name in another
-    script (五月天 as "Mayday")."""
+# "别给我放邓紫棋": a short name right after a negation and a verb, ending its clause.
+_ZH_NAME_AFTER_NEGATION = re.compile(
+    r"(?:不要|别|不想听|不听|受不了|除了|拒绝)(?:再|给我)*(?:放|听|来|推荐)?([\u4e00-\u9fff]{2,4}?)"
+    r"(?=$|[，,。；;！!？?\s]|的歌|的(?=$|[，,。！!？?])|了|谁都|都行|都可以|以外|之外)"
+)
+# Characters no name in such a spot is made of: 太吵, 那么伤感, 慢歌, 有人声, 打扰我.
+_NOT_IN_A_NAME = set("的了点些太很那这么歌曲乐一有声我你他她它再")
+
+
+def _could_be_a_name(name: str) -> bool:
+    words = [w for ws in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()) for w in ws]
+    return len(name) >= 2 and not is_genre(name) and not any(w in name for w in words)
+
+
+def chinese_artist_mentions(text: str, *, after_negation_only: bool = False) -> list[str]:
+    """Names a Chinese request writes before 那种/那样 ("五月天那种") or right after a negation
+    ("别给我放邓紫棋"), when they are no mood, genre or activity word.
+
+    The first kind is a guess worth taking only when the model saw an artist but wrote its name
+    in another script (五月天 as "Mayday"); `after_negation_only` keeps to the second kind.
+    """
     lowered = text.lower()
     names: list[str] = []
-    for match in _ZH_NAMES_BEFORE_KIND.finditer(lowered):
-        for name in re.split(r"或者|还是|和|跟|、", match.group(1)):
-            name = name.strip()
-            words = [w for ws in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()) for w in ws]
-            if len(name) >= 2 and not is_genre(name) and not any(w in name for w in words) and name not in names:
-                names.append(name)
+    for match in _ZH_NAME_AFTER_NEGATION.finditer(lowered):
+        name = match.group(1)
+        if _could_be_a_name(name) and not set(name) & _NOT_IN_A_NAME and name not in names:
+            names.append(name)
+    if not after_negation_only:
+        for match in _ZH_NAMES_BEFORE_KIND.finditer(lowered):
+            for name in re.split(r"或者|还是|和|跟|、", match.group(1)):
+                name = name.strip()
+                if _could_be_a_name(name) and name not in names:
+                    names.append(name)
     return names
 

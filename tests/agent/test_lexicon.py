@@ -43,6 +43,10 @@ def test_genre_mentions(text, liked, excluded):
         ("they make me miss high school", "nostalgic", []),
         ("邓丽君那个年代的歌", "nostalgic", []),
         ("特别燃的电子乐", "energetic", []),
+        ("first snow, taking me straight back to winters when I was a kid", "nostalgic", []),
+        ("春节年夜饭，来点喜庆热闹的歌，别放那些伤感的情歌", "happy", ["sad", "romantic"]),
+        ("way too gloomy, make it calm", "calm", ["sad"]),
+        ("少来点伤感的，要安静", "calm", ["sad"]),
     ],
 )
 def test_mood_mentions(text, mood, negated):
@@ -95,6 +99,7 @@ def test_arousal_cue(text, expected):
         ("跟刚才第二首差不多的", True),
         ("more like the second one", True),
         ("来点周杰伦", False),
+        ("这几首挺好的，但能不能都换成英文歌？", True),
     ],
 )
 def test_follow_up_cues(text, expected):
@@ -117,6 +122,11 @@ def test_language(text, language):
         ("raiding tonight, final boss soundtrack", ["gaming"]),
         ("bangers for the pregame", ["party"]),
         ("加班到半夜了", ["work"]),
+        ("FINALLY GRADUATED, anthems for the after-party", ["party", "graduation"]),
+        ("I run a small coffee shop, jazz for the morning crowd", ["cafe", "morning"]),
+        ("baking sourdough on a rainy sunday morning", ["cooking", "morning", "rainy day"]),
+        ("3am, still coding, need something with drive; lo-fi puts me to sleep", ["work"]),
+        ("正在做SPA按摩，像冥想一样的", ["meditation", "spa"]),
     ],
 )
 def test_context_mentions_last_named_first(text, contexts):
@@ -152,6 +162,9 @@ def test_artist_negated(name, text, negated):
         ("明天考试紧张得要命，来点能让我静下心的音乐", {"calm": 1}),
         ("please don't cheer me up", {}),
         ("something that wakes me up and gets me moving", {"energetic": 2}),
+        ("fuming after that meeting, need to cool down", {"calm": 1}),
+        ("exhausted, need something to power through", {"energetic": 1}),
+        ("too gloomy, brighten it up a little", {"happy": 1}),
         ("sad songs please", {}),
     ],
 )
@@ -209,8 +222,24 @@ def test_artist_mentions(text, names):
         ("睡前听的，李健或者毛不易那种温柔的歌", ["李健", "毛不易"]),
         ("想听像陈奕迅一样的歌", ["陈奕迅"]),
         ("不要五月天那种", ["五月天"]),
+        ("除了周杰伦谁都可以", ["周杰伦"]),
+        ("别给我放邓紫棋", ["邓紫棋"]),
+        ("别放摇滚，不要太吵，别有人声", []),
         ("要安静那种", []),
     ],
 )
 def test_chinese_artist_mentions(text, names):
     assert lexicon.chinese_artist_mentions(text) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "excluded"),
+    [("I'm so over lo-fi beats", ["lo-fi"]), ("sick of the blues", ["blues"]), ("folk-ish stuff", [])],
+)
+def test_negating_phrases(text, excluded):
+    assert lexicon.genre_mentions(text)[1] == excluded
+
+
+@pytest.mark.parametrize(("text", "liked"), [("upbeat folk-ish stuff", ["folk"]), ("my grandma's house", [])])
+def test_genre_word_forms(text, liked):
+    assert lexicon.genre_mentions(text)[0] == liked
