@@ -814,7 +814,7 @@ def artist_mentions(text: str, *, excluded: bool = False) -> list[str]:
 # "五月天那种", "李健或者毛不易那种温柔的歌": names at a clause's start, before "that kind".
 _ZH_NAMES_BEFORE_KIND = re.compile(
     r"(?:^|[，,。；;！!？?\s])(?:给我|来点|来些|来几首|想听|听听|听|要|放点|放|像|比如|类似|不要|别放|别|不想听|不听)*"
-    r"([\u4e00-\u9fffA-Za-z0-9]{2,6}?(?:(?:或者|还是|和|跟|、)[\u4e00-\u9fffA-Za-z0-9]{2,6}?)*)"
+    r"([\u4e00-\u9fffA-Za-z0-9、]{2,20}?)"
     r"(?:那种|那样|一样|那类|之类|的风格)"
 )
 

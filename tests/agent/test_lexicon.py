@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from agent import lexicon
@@ -243,3 +247,13 @@ def test_negating_phrases(text, excluded):
 @pytest.mark.parametrize(("text", "liked"), [("upbeat folk-ish stuff", ["folk"]), ("my grandma's house", [])])
 def test_genre_word_forms(text, liked):
     assert lexicon.genre_mentions(text)[0] == liked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["和" * 2000, "，".join(["周杰伦和林俊杰和五月天"] * 150), "songs like " + " and ".join(["Abc"] * 400) + " 1", "🎉" * 2000],
+)
+def test_long_adversarial_messages_are_read_without_hanging(text):
+    # A run of 和 once sent a nested regex into exponential backtracking: the call never returned.
+    code = f"from agent import lexicon as l; t = {text!r}; l.chinese_artist_mentions(t); l.artist_mentions(t); l.mood_mentions(t)"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
