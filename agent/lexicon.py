@@ -100,6 +100,7 @@ OTHER_GENRE_TERMS: dict[str, str] = {
     "acoustic": "acoustic",
     "民谣": "folk",
     "电子": "electronic",
+    "电音": "electronic",
     "舞曲": "dance",
     "古风": "chinese traditional",
     "国风": "chinese traditional",
@@ -382,6 +383,7 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "graduation": ("graduation", "graduated", "毕业"),
     "new year": ("new year", "spring festival", "chinese new year", "春节", "过年", "年夜饭", "除夕"),
     "karaoke": ("karaoke", "ktv", "唱k", "k歌"),
+    "dancing": ("dancing", "dance practice", "dance class", "跳舞", "练舞", "舞蹈"),
     "beach": ("beach", "海边", "沙滩"),
     "dinner": ("dinner", "晚餐", "晚饭"),
     "work": ("work", "working", "coding", "programming", "office", "overtime", "工作", "写代码", "办公", "加班"),
@@ -676,8 +678,10 @@ COMPARATIVES = (
     "slower", "faster", "louder", "quieter", "softer", "calmer", "happier", "sadder", "darker",
     "brighter", "heavier", "lighter", "livelier", "gentler", "harder", "mellower", "chiller",
 )
-# Chinese cues that point at the last list wherever they stand (这几首挺好的，但能不能换成英文歌).
+# Chinese cues that point at the last list wherever they stand (这几首挺好的，但能不能换成英文歌;
+# 太吵了，换安静点的: a complaint, then "switch to" at a clause's start).
 FOLLOW_UP_ANYWHERE_ZH = ("这几首", "这些歌", "换成", "刚才", "刚刚", "上一首")
+_ZH_FOLLOW_UP = re.compile(r"^太\S{1,3}了|[，,。！!？?\s](?:换|再来)")
 _FILLERS = {"a", "bit", "little", "lot", "much", "way", "even", "please", "pls", "plz", "and", "now"}
 
 
@@ -687,7 +691,7 @@ def looks_like_follow_up(text: str) -> bool:
     # A message of comparatives alone only makes sense against the previous turn.
     if words and len(words) <= 5 and any(w in COMPARATIVES for w in words) and all(w in COMPARATIVES or w in _FILLERS for w in words):
         return True
-    if len(lowered) < 80 and any(cue in lowered for cue in FOLLOW_UP_ANYWHERE_ZH):
+    if len(lowered) < 80 and (any(cue in lowered for cue in FOLLOW_UP_ANYWHERE_ZH) or _ZH_FOLLOW_UP.search(lowered)):
         return True
     # "More like the second one" points into the previous list.
     if earlier_track_index(lowered) is not None:

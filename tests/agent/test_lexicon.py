@@ -104,6 +104,9 @@ def test_arousal_cue(text, expected):
         ("more like the second one", True),
         ("来点周杰伦", False),
         ("这几首挺好的，但能不能都换成英文歌？", True),
+        ("太吵了，换安静点的", True),
+        ("生日派对要热闹的歌", False),
+        ("学习的时候想听点安静的古典音乐", False),
     ],
 )
 def test_follow_up_cues(text, expected):
@@ -126,6 +129,7 @@ def test_language(text, language):
         ("raiding tonight, final boss soundtrack", ["gaming"]),
         ("bangers for the pregame", ["party"]),
         ("加班到半夜了", ["work"]),
+        ("k-pop 跳舞用 要节奏感强的", ["dancing"]),
         ("FINALLY GRADUATED, anthems for the after-party", ["party", "graduation"]),
         ("I run a small coffee shop, jazz for the morning crowd", ["cafe", "morning"]),
         ("baking sourdough on a rainy sunday morning", ["cooking", "morning", "rainy day"]),
