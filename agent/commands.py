@@ -19,7 +19,8 @@ def _parse(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def print_reply(reply: Reply, *, out=sys.stdout) -> None:
+def print_reply(reply: Reply, *, out=None) -> None:
+    out = out or sys.stdout  # looked up per call: a default bound at import misses a redirected stdout
     print(reply.message, file=out)
     for rec in reply.recommendations:
         track = rec.track
@@ -75,8 +76,9 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
                 track = last.recommendations[int(arg) - 1].track
                 agent.feedback(user_id=args.user, track_id=track.id, kind=kinds[command], reply_id=last.reply_id)
                 if command == "/more":
+                    # Worded as a reference into the last list, so the target moves to the track itself.
                     last = agent.recommend(
-                        f"more like {track.title}", user_id=args.user, session_id=session_id, k=args.k
+                        f"more like track {arg}", user_id=args.user, session_id=session_id, k=args.k
                     )
                     print_reply(last)
                 else:

@@ -706,7 +706,7 @@ _ORDINALS = {
 }  # fmt: skip
 _TRACK_ORDINAL = re.compile(
     r"\b(?:the )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last) (?:one|song|track)\b"
-    r"|第([一二两三四五六七八九十]|\d+)首|(最后)一首"
+    r"|第([一二两三四五六七八九十]|\d+)首|(最后)一首|\btrack (\d{1,2})\b"
 )
 
 
@@ -715,7 +715,7 @@ def earlier_track_index(text: str) -> int | None:
     match = _TRACK_ORDINAL.search(text.lower())
     if not match:
         return None
-    word = match.group(1) or match.group(2) or match.group(3)
+    word = match.group(1) or match.group(2) or match.group(3) or match.group(4)
     if word == "最后":
         return -1
     return int(word) - 1 if word.isdigit() else _ORDINALS[word]

@@ -183,7 +183,7 @@ def test_wished_moods(text, wished):
 @pytest.mark.parametrize(
     ("text", "index"),
     [("more like the second one", 1), ("跟刚才第二首差不多的", 1), ("第3首不错", 2), ("the last one, again", -1),
-     ("最后一首再来", -1), ("more upbeat", None)],
+     ("最后一首再来", -1), ("more like track 3", 2), ("more upbeat", None)],
 )  # fmt: skip
 def test_earlier_track_index(text, index):
     assert lexicon.earlier_track_index(text) == index
