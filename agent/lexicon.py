@@ -832,9 +832,11 @@ _ZH_NAME_AFTER_NEGATION = re.compile(
 _NOT_IN_A_NAME = set("的了点些太很那这么歌曲乐一有声我你他她它再")
 
 
+_CUE_WORDS = tuple(w for words in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()) for w in words)
+
+
 def _could_be_a_name(name: str) -> bool:
-    words = [w for ws in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()) for w in ws]
-    return len(name) >= 2 and not is_genre(name) and not any(w in name for w in words)
+    return len(name) >= 2 and not is_genre(name) and not any(w in name for w in _CUE_WORDS)
 
 
 def chinese_artist_mentions(text: str, *, after_negation_only: bool = False) -> list[str]:
