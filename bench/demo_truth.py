@@ -8,14 +8,42 @@ Needs a built demo catalog (`moodtune setup` or `moodtune catalog build-demo`) i
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from bench.common import write_results
 from bench.plots import confusion_png
-from catalog.demo import DEMO_SOURCE, load_demo_truth
+from catalog.demo import DEMO_SOURCE, generate_groove, load_demo_truth, plan_clips
 from catalog.store import CatalogStore
 from moodtune.config import Settings
 from moodtune.errors import CatalogError
 from moodtune.types import GENRES, MOOD_NAMES, EmotionVector
+
+TEMPO_TOLERANCE = 0.04  # MIREX's tempo accuracy: within 4 % (Acc1), or of 2x, 3x, 1/2, 1/3 (Acc2)
+
+
+def tempo_figures(tracks) -> dict:
+    """The beat tracker against each generated clip's MIDI tempo (the corpus scores carry no
+    tempo of their own: their renderings stretch the notes instead)."""
+    plans = {plan.name: plan for plan in plan_clips() if plan.corpus_path is None}
+    pairs = []
+    for track in tracks:
+        plan = plans.get(Path(track.path).stem)
+        if plan is not None:
+            pairs.append((plan.genre, float(generate_groove(plan).get_tempo_changes()[1][0]), track.tempo))
+
+    def share(rows, factors) -> float:
+        hits = sum(any(abs(est - true * f) <= TEMPO_TOLERANCE * true * f for f in factors) for _, true, est in rows)
+        return round(hits / max(1, len(rows)), 3)
+
+    genres = sorted({genre for genre, _, _ in pairs})
+    return {
+        "clips": len(pairs),
+        "acc1": share(pairs, (1,)),
+        "acc2_octave_errors_allowed": share(pairs, (1, 2, 3, 1 / 2, 1 / 3)),
+        "acc1_per_genre": {g: share([p for p in pairs if p[0] == g], (1,)) for g in genres},
+        "read_at_double": share(pairs, (2,)),
+        "read_at_half": share(pairs, (1 / 2,)),
+    }
 
 
 def main(settings: Settings | None = None) -> dict:
@@ -42,6 +70,7 @@ def main(settings: Settings | None = None) -> dict:
         "fused_top_mood_accuracy": round(sum(a == b for a, b in zip(mood_pred, mood_true)) / len(tracks), 4),
         "audio_only_top_mood_accuracy": round(sum(a == b for a, b in zip(audio_pred, mood_true)) / len(tracks), 4),
         "predicted_genre_counts": dict(Counter(genre_pred)),
+        "tempo_generated_clips": tempo_figures(tracks),
         "style_confusion_png": confusion_png(
             confusion_matrix(genre_true, genre_pred, labels=list(GENRES)),
             GENRES,
