@@ -104,6 +104,8 @@ OTHER_GENRE_TERMS: dict[str, str] = {
     "舞曲": "dance",
     "古风": "chinese traditional",
     "国风": "chinese traditional",
+    "韩团": "k-pop",
+    "韩流": "k-pop",
     "独立音乐": "indie",
     "环境音乐": "ambient",
     "氛围音乐": "ambient",
@@ -256,6 +258,7 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "小时候",
         "年轻时",
         "那个年代",
+        "早期",
         "takes me back",
         "taking me back",
         "take me back",
@@ -352,8 +355,8 @@ WISHED_MOOD_PHRASES: dict[str, tuple[str, ...]] = {
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "driving": ("drive", "driving", "road trip", "car", "开车", "驾车", "自驾", "兜风"),
     "commute": ("commute", "commuting", "subway", "metro", "bus ride", "通勤", "上班路上", "地铁"),
-    "workout": ("workout", "gym", "exercise", "lifting", "cardio", "training", "健身", "锻炼", "运动"),
-    "running": ("for a run", "my run", "on a run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
+    "workout": ("workout", "gym", "exercise", "lifting", "leg day", "cardio", "training", "健身", "锻炼", "运动"),
+    "running": ("for a run", "my run", "on a run", "long run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
     "sleep": ("sleep", "sleeping", "bedtime", "fall asleep", "insomnia", "睡觉", "入睡", "助眠", "睡前"),
     "study": (
         "study",
@@ -383,7 +386,9 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "graduation": ("graduation", "graduated", "毕业"),
     "new year": ("new year", "spring festival", "chinese new year", "春节", "过年", "年夜饭", "除夕"),
     "karaoke": ("karaoke", "ktv", "唱k", "k歌"),
-    "dancing": ("dancing", "dance practice", "dance class", "跳舞", "练舞", "舞蹈"),
+    "dancing": ("dancing", "dance around", "dance practice", "dance class", "跳舞", "练舞", "舞蹈"),
+    "kids": ("kids", "children", "toddler", "toddlers", "twins", "year old", "孩子", "小朋友", "宝宝", "儿童"),
+    "restaurant": ("restaurant", "diner", "bistro", "餐厅", "饭店", "餐馆", "饭馆", "火锅店"),
     "beach": ("beach", "海边", "沙滩"),
     "dinner": ("dinner", "晚餐", "晚饭"),
     "work": ("work", "working", "coding", "programming", "office", "overtime", "工作", "写代码", "办公", "加班"),
@@ -681,7 +686,7 @@ COMPARATIVES = (
 # Chinese cues that point at the last list wherever they stand (这几首挺好的，但能不能换成英文歌;
 # 太吵了，换安静点的: a complaint, then "switch to" at a clause's start).
 FOLLOW_UP_ANYWHERE_ZH = ("这几首", "这些歌", "换成", "刚才", "刚刚", "上一首")
-_ZH_FOLLOW_UP = re.compile(r"^太\S{1,3}了|[，,。！!？?\s](?:换|再来)")
+_ZH_FOLLOW_UP = re.compile(r"^太\S{1,3}了|^再\S{1,4}(?:一点|一些|点)|[，,。！!？?\s](?:换|再来)")
 _FILLERS = {"a", "bit", "little", "lot", "much", "way", "even", "please", "pls", "plz", "and", "now"}
 
 

@@ -153,9 +153,11 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
             (exclude_artists if lexicon.artist_negated(name, text) else artists).append(name)
     if language == "en":
         # The small model sometimes drops a name the user clearly wrote ("like Bob Dylan",
-        # "anything except Drake").
-        if not artists:
-            artists = [n for n in lexicon.artist_mentions(text) if n not in exclude_artists and not lexicon.artist_negated(n, text)]
+        # "anything except Drake"; "think Chic, Donna Summer" came back as Donna Summer alone).
+        for name in lexicon.artist_mentions(text):
+            known = lexicon.named_in_text(name, " , ".join([*artists, *exclude_artists]))
+            if not known and not lexicon.artist_negated(name, text):
+                artists.append(name)
         if not exclude_artists:
             exclude_artists = [n for n in lexicon.artist_mentions(text, excluded=True) if n not in artists]
 
