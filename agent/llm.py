@@ -20,6 +20,7 @@ prefix tokens again (2-4 s before the first word). A caller that names its prefi
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import time
@@ -237,6 +238,17 @@ def _llama_errors() -> Iterator[None]:
         raise LLMError(f"the language model failed: {exc}", hint="try again; if it repeats, run `moodtune doctor`") from exc
 
 
+_LOADED: list[LocalLLM] = []
+
+
+@atexit.register
+def _close_loaded_models() -> None:
+    # Left to the interpreter's teardown, llama.cpp's own __del__ runs after the module globals
+    # it needs are gone and prints a TypeError traceback on every exit.
+    for model in _LOADED:
+        model.llama.close()
+
+
 @cache
 def _load_cached(path: Path, n_ctx: int, n_threads: int, seed: int, purpose: str) -> LocalLLM:
     if not path.is_file():
@@ -255,4 +267,6 @@ def _load_cached(path: Path, n_ctx: int, n_threads: int, seed: int, purpose: str
                 f"the language model {path} could not be loaded ({exc})",
                 hint="run `moodtune setup --force` to rebuild it",
             ) from exc
-    return LocalLLM(llama, name=path.name if path.name != LLM_FILE_NAME else "qwen2.5-coder-1.5b-instruct-q4_k_m")
+    model = LocalLLM(llama, name=path.name if path.name != LLM_FILE_NAME else "qwen2.5-coder-1.5b-instruct-q4_k_m")
+    _LOADED.append(model)
+    return model
