@@ -174,9 +174,6 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "quiet",
         "gentle",
         "soft",
-        "sleep",
-        "meditation",
-        "yoga",
         "unwind",
         "tranquil",
         "cozy",
@@ -186,8 +183,6 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "平静",
         "舒缓",
         "轻柔",
-        "助眠",
-        "冥想",
     ),
     "energetic": (
         "energetic",
@@ -197,21 +192,15 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "pumped",
         "hype",
         "hyped",
-        "workout",
-        "gym",
         "fast",
         "intense",
-        "dance",
-        "party",
-        "running",
+        "danceable",
         "power",
         "动感",
         "活力",
         "激情",
         "燃",
         "嗨",
-        "健身",
-        "跑步",
         "劲爆",
     ),
     "romantic": (
@@ -219,15 +208,12 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "romance",
         "love song",
         "love songs",
-        "date night",
         "candlelit",
         "intimate",
-        "wedding",
         "valentine",
         "浪漫",
         "情歌",
         "爱情",
-        "约会",
         "甜蜜",
     ),
     "nostalgic": (
@@ -258,6 +244,7 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
         "小时候",
         "年轻时",
         "那个年代",
+        "wistful",
         "早期",
         "takes me back",
         "taking me back",
@@ -358,18 +345,8 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "workout": ("workout", "gym", "exercise", "lifting", "leg day", "cardio", "training", "健身", "锻炼", "运动"),
     "running": ("for a run", "my run", "on a run", "long run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
     "sleep": ("sleep", "sleeping", "bedtime", "fall asleep", "insomnia", "睡觉", "入睡", "助眠", "睡前"),
-    "study": (
-        "study",
-        "studying",
-        "focus",
-        "homework",
-        "exam",
-        "reading",
-        "学习",
-        "看书",
-        "专注",
-        "写作业",
-    ),
+    "study": ("study", "studying", "focus", "homework", "exam", "学习", "专注", "写作业"),
+    "reading": ("reading", "read a book", "看书", "读书"),
     "party": ("party", "club", "dance floor", "celebration", "pregame", "pre-game", "night out", "派对", "聚会", "蹦迪"),
     "gaming": ("gaming", "video game", "video games", "raid", "raiding", "boss fight", "打游戏", "玩游戏", "电竞"),
     "relaxing": ("relax", "relaxing", "unwind", "chill out", "放松"),
@@ -386,7 +363,7 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "graduation": ("graduation", "graduated", "毕业"),
     "new year": ("new year", "spring festival", "chinese new year", "春节", "过年", "年夜饭", "除夕"),
     "karaoke": ("karaoke", "ktv", "唱k", "k歌"),
-    "dancing": ("dancing", "dance around", "dance practice", "dance class", "跳舞", "练舞", "舞蹈"),
+    "dancing": ("dancing", "dance around", "dance to", "dance practice", "dance class", "跳舞", "练舞", "舞蹈"),
     "kids": ("kids", "children", "toddler", "toddlers", "twins", "year old", "孩子", "小朋友", "宝宝", "儿童"),
     "restaurant": ("restaurant", "diner", "bistro", "餐厅", "饭店", "餐馆", "饭馆", "火锅店"),
     "beach": ("beach", "海边", "沙滩"),
@@ -419,8 +396,10 @@ CONTEXT_MOODS: dict[str, str] = {
     "new year": "happy",
     "sleep": "calm",
     "study": "calm",
+    "reading": "calm",
     "work": "calm",
     "workout": "energetic",
+    "dancing": "energetic",
     "running": "energetic",
 }
 
@@ -513,7 +492,8 @@ def _find_term(text: str, term: str) -> list[int]:
     if _CJK.search(term):
         return [m.start() for m in re.finditer(re.escape(term), text)]
     # The head of a hyphenated compound counts ("after-party"), and so does "-ish" ("folk-ish").
-    return [m.start() for m in re.finditer(rf"(?<![\w]){re.escape(term)}(?=-ish\b|(?![\w-]))", text)]
+    # Boundaries are Latin letters and digits only: in 来点浪漫的r&b the 的 is no part of the word.
+    return [m.start() for m in re.finditer(rf"(?<![a-z0-9_]){re.escape(term)}(?=-ish\b|(?![a-z0-9_-]))", text)]
 
 
 def _negated(text: str, position: int) -> bool:
@@ -562,7 +542,7 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
 # "cleaning the house", "a drive through the country", "my rock": nouns, not genres, unless
 # music follows ("the house music", "my country songs"). "The blues" is the genre itself.
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|my|our|your|his|her|their|\w+'s)\s+$")
-_MUSIC_AFTER = re.compile(r"^\s+(?:music|songs?|tracks?|bands?|tunes|albums?)\b")
+_MUSIC_AFTER = re.compile(r"^\s+(?:music|songs?|tracks?|bands?|tunes|albums?|stuff|vibes?|ones|side)\b")
 
 
 def _is_common_noun(text: str, start: int, end: int) -> bool:

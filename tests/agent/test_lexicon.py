@@ -51,6 +51,7 @@ def test_genre_mentions(text, liked, excluded):
         ("春节年夜饭，来点喜庆热闹的歌，别放那些伤感的情歌", "happy", ["sad", "romantic"]),
         ("way too gloomy, make it calm", "calm", ["sad"]),
         ("少来点伤感的，要安静", "calm", ["sad"]),
+        ("can you play some Fleetwood Mac? feeling kinda wistful tonight", "nostalgic", []),
     ],
 )
 def test_mood_mentions(text, mood, negated):
@@ -134,6 +135,7 @@ def test_language(text, language):
         ("songs my 2 year old twins can dance around the living room to", ["dancing", "kids"]),
         ("Long run tomorrow morning", ["running", "morning"]),
         ("火锅店晚上放的", ["restaurant"]),
+        ("classical piano for reading", ["reading"]),
         ("FINALLY GRADUATED, anthems for the after-party", ["party", "graduation"]),
         ("I run a small coffee shop, jazz for the morning crowd", ["cafe", "morning"]),
         ("baking sourdough on a rainy sunday morning", ["cooking", "morning", "rainy day"]),
@@ -246,13 +248,16 @@ def test_chinese_artist_mentions(text, names):
 
 @pytest.mark.parametrize(
     ("text", "excluded"),
-    [("I'm so over lo-fi beats", ["lo-fi"]), ("sick of the blues", ["blues"]), ("folk-ish stuff", [])],
+    [("I'm so over lo-fi beats", ["lo-fi"]), ("sick of the blues", ["blues"]), ("folk-ish stuff", []),
+     ("more like that but without the country stuff", ["country"]), ("a drive through the country", [])],
 )
 def test_negating_phrases(text, excluded):
     assert lexicon.genre_mentions(text)[1] == excluded
 
 
-@pytest.mark.parametrize(("text", "liked"), [("upbeat folk-ish stuff", ["folk"]), ("my grandma's house", [])])
+@pytest.mark.parametrize(("text", "liked"), [
+    ("upbeat folk-ish stuff", ["folk"]), ("my grandma's house", []), ("来点浪漫的R&B", ["r&b"]), ("来点jazz", ["jazz"]),
+])  # fmt: skip
 def test_genre_word_forms(text, liked):
     assert lexicon.genre_mentions(text)[0] == liked
 
@@ -265,3 +270,16 @@ def test_long_adversarial_messages_are_read_without_hanging(text):
     # A run of 和 once sent a nested regex into exponential backtracking: the call never returned.
     code = f"from agent import lexicon as l; t = {text!r}; l.chinese_artist_mentions(t); l.artist_mentions(t); l.mood_mentions(t)"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.parametrize(
+    ("text", "moods"),
+    [
+        # Activities are no mood words: the D&D party and "running a session" say nothing of energy.
+        ("running a D&D session, the party walked into the dungeon; dark suspenseful music", {"tense": 2}),
+        ("Love songs for our wedding first dance", {"romantic": 1}),
+        ("keep it fun and danceable", {"happy": 1, "energetic": 1}),
+    ],
+)
+def test_activities_are_no_mood_words(text, moods):
+    assert lexicon.mood_mentions(text)[0] == moods
