@@ -343,7 +343,7 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "driving": ("drive", "driving", "road trip", "car", "开车", "驾车", "自驾", "兜风"),
     "commute": ("commute", "commuting", "subway", "metro", "bus ride", "通勤", "上班路上", "地铁"),
     "workout": ("workout", "gym", "exercise", "lifting", "leg day", "cardio", "training", "健身", "锻炼", "运动"),
-    "running": ("for a run", "my run", "on a run", "long run", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
+    "running": ("for a run", "my run", "on a run", "long run", "5k", "10k", "half marathon", "running", "jog", "jogging", "marathon", "跑步", "慢跑"),
     "sleep": ("sleep", "sleeping", "bedtime", "fall asleep", "insomnia", "睡觉", "入睡", "助眠", "睡前"),
     "study": ("study", "studying", "focus", "homework", "exam", "学习", "专注", "写作业"),
     "reading": ("reading", "read a book", "看书", "读书"),
@@ -363,6 +363,7 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "graduation": ("graduation", "graduated", "毕业"),
     "new year": ("new year", "spring festival", "chinese new year", "春节", "过年", "年夜饭", "除夕"),
     "karaoke": ("karaoke", "ktv", "唱k", "k歌"),
+    "drinking": ("drinks", "drinking", "喝酒", "小酌", "喝一杯"),
     "dancing": ("dancing", "dance around", "dance to", "dance practice", "dance class", "跳舞", "练舞", "舞蹈"),
     "kids": ("kids", "children", "toddler", "toddlers", "twins", "year old", "孩子", "小朋友", "宝宝", "儿童"),
     "restaurant": ("restaurant", "diner", "bistro", "餐厅", "饭店", "餐馆", "饭馆", "火锅店"),
@@ -808,9 +809,10 @@ _ZH_NAMES_BEFORE_KIND = re.compile(
 )
 
 
-# "别给我放邓紫棋": a short name right after a negation and a verb, ending its clause.
+# "别给我放邓紫棋", "别放BTS": a short name right after a negation and a verb, ending its clause.
 _ZH_NAME_AFTER_NEGATION = re.compile(
-    r"(?:不要|别|不想听|不听|受不了|除了|拒绝)(?:再|给我)*(?:放|听|来|推荐)?([\u4e00-\u9fff]{2,4}?)"
+    r"(?:不要|别|不想听|不听|受不了|除了|拒绝)(?:再|给我)*(?:放|听|来|推荐)?\s*"
+    r"([\u4e00-\u9fff]{2,4}?|[A-Za-z][A-Za-z0-9.&'-]*(?: [A-Za-z][A-Za-z0-9.&'-]*){0,3})"
     r"(?=$|[，,。；;！!？?\s]|的歌|的(?=$|[，,。！!？?])|了|谁都|都行|都可以|以外|之外)"
 )
 # Characters no name in such a spot is made of: 太吵, 那么伤感, 慢歌, 有人声, 打扰我.
@@ -821,7 +823,11 @@ _CUE_WORDS = tuple(w for words in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()
 
 
 def _could_be_a_name(name: str) -> bool:
-    return len(name) >= 2 and not is_genre(name) and not any(w in name for w in _CUE_WORDS)
+    if len(name) < 2 or is_genre(name):
+        return False
+    if not _CJK.search(name):  # "Madonna" holds "mad": Latin names are compared whole
+        return name.lower() not in _CUE_WORDS
+    return not any(w in name for w in _CUE_WORDS)
 
 
 def chinese_artist_mentions(text: str, *, after_negation_only: bool = False) -> list[str]:
@@ -831,14 +837,13 @@ def chinese_artist_mentions(text: str, *, after_negation_only: bool = False) -> 
     The first kind is a guess worth taking only when the model saw an artist but wrote its name
     in another script (五月天 as "Mayday"); `after_negation_only` keeps to the second kind.
     """
-    lowered = text.lower()
     names: list[str] = []
-    for match in _ZH_NAME_AFTER_NEGATION.finditer(lowered):
+    for match in _ZH_NAME_AFTER_NEGATION.finditer(text):
         name = match.group(1)
         if _could_be_a_name(name) and not set(name) & _NOT_IN_A_NAME and name not in names:
             names.append(name)
     if not after_negation_only:
-        for match in _ZH_NAMES_BEFORE_KIND.finditer(lowered):
+        for match in _ZH_NAMES_BEFORE_KIND.finditer(text):
             for name in re.split(r"或者|还是|和|跟|、", match.group(1)):
                 name = name.strip()
                 if _could_be_a_name(name) and name not in names:

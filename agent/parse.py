@@ -146,11 +146,14 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         if name not in target:
             target.append(name)
     model_saw_artist = any(not lexicon.is_genre(n) for n in [*raw.get("a", []), *raw.get("xa", [])])
-    if language == "zh" and not artists and not exclude_artists:
+    if language == "zh":
         # The model writes some names in another script (五月天 as "Mayday") or drops them; take
-        # the ones written, the looser guesses only when the model saw an artist.
-        for name in lexicon.chinese_artist_mentions(text, after_negation_only=not model_saw_artist):
-            (exclude_artists if lexicon.artist_negated(name, text) else artists).append(name)
+        # the ones written: a name right after a negation always, the looser "X那种" guess only
+        # when the model saw an artist and none of its names was written.
+        loose = model_saw_artist and not artists and not exclude_artists
+        for name in lexicon.chinese_artist_mentions(text, after_negation_only=not loose):
+            if not lexicon.named_in_text(name, " , ".join([*artists, *exclude_artists])):
+                (exclude_artists if lexicon.artist_negated(name, text) else artists).append(name)
     if language == "en":
         # The small model sometimes drops a name the user clearly wrote ("like Bob Dylan",
         # "anything except Drake"; "think Chic, Donna Summer" came back as Donna Summer alone).

@@ -112,6 +112,7 @@ def test_the_mood_asked_for_outranks_the_mood_described(settings, fake_llm, text
     ("上高速开车的时候听，要燃一点的摇滚，五月天那种", ["Mayday"], ["五月天"], []),
     ("不要五月天那种，来点摇滚", ["Mayday"], [], ["五月天"]),
     ("要安静那种的歌", [], [], []),
+    ("放点K-pop吧，BLACKPINK之类的，别放BTS", ["BLACKPINK"], ["BLACKPINK"], ["BTS"]),
 ])
 def test_named_artists_and_exclusions_are_kept_even_when_the_model_drops_them(settings, fake_llm, text, model_artists, artists, excluded):
     intent = parse_request(text, llm=fake_llm(answer(a=model_artists)), settings=settings)
