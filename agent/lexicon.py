@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from moodtune.types import GENRES
+from moodtune.types import GENRES, TEMPO_CEILING_BPM
 
 # Spellings -> canonical genre. Canonical names in GENRES feed the style vector; others
 # are kept as genre terms (matched against a track's own genre tag and text).
@@ -734,7 +734,7 @@ def tempo_bounds(text: str) -> tuple[float, float] | None:
     if match := _BPM_BELOW.search(lowered):
         return 0.0, float(match.group(1) or match.group(2))
     if match := _BPM_ABOVE.search(lowered):
-        return float(match.group(1) or match.group(2)), 1000.0
+        return float(match.group(1) or match.group(2)), TEMPO_CEILING_BPM
     if match := _BPM_AROUND.search(lowered):
         bpm = float(match.group(1))
         return round(bpm * (1 - BPM_TOLERANCE), 1), round(bpm * (1 + BPM_TOLERANCE), 1)

@@ -109,6 +109,11 @@ def _shift_arousal(emotion: EmotionVector, cue: float) -> EmotionVector:
     return EmotionVector.blend([(emotion, 0.5), (EmotionVector(tuple(b / total for b in boost)), 0.5)])
 
 
+def _already_named(name: str, *names: list[str]) -> bool:
+    """Is this name (or a close spelling of it) among the names kept so far?"""
+    return lexicon.named_in_text(name, " , ".join(n for group in names for n in group))
+
+
 def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, language: str, notes: list[str]) -> Intent:
     """Turn the model's raw answer into an Intent, checked against what the text says."""
     liked_genres, negated_genres = lexicon.genre_mentions(text)
@@ -152,14 +157,13 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
         # when the model saw an artist and none of its names was written.
         loose = model_saw_artist and not artists and not exclude_artists
         for name in lexicon.chinese_artist_mentions(text, after_negation_only=not loose):
-            if not lexicon.named_in_text(name, " , ".join([*artists, *exclude_artists])):
+            if not _already_named(name, artists, exclude_artists):
                 (exclude_artists if lexicon.artist_negated(name, text) else artists).append(name)
     if language == "en":
         # The small model sometimes drops a name the user clearly wrote ("like Bob Dylan",
         # "anything except Drake"; "think Chic, Donna Summer" came back as Donna Summer alone).
         for name in lexicon.artist_mentions(text):
-            known = lexicon.named_in_text(name, " , ".join([*artists, *exclude_artists]))
-            if not known and not lexicon.artist_negated(name, text):
+            if not _already_named(name, artists, exclude_artists) and not lexicon.artist_negated(name, text):
                 artists.append(name)
         if not exclude_artists:
             exclude_artists = [n for n in lexicon.artist_mentions(text, excluded=True) if n not in artists]

@@ -25,6 +25,7 @@ from catalog.store import CatalogStore
 from moodtune.config import Settings
 from moodtune.errors import InputError, MoodtuneError
 from moodtune.types import (
+    TEMPO_CEILING_BPM,
     EmotionVector,
     Explanation,
     FeedbackKind,
@@ -98,7 +99,7 @@ def refine_with_previous(intent: Intent, previous: Reply | None) -> tuple[Intent
     tempos = [track.tempo for track in heard if track.tempo > 0]
     if direction and tempos:
         middle = statistics.median(tempos)
-        low, high = intent.tempo_range or (0.0, 1000.0)
+        low, high = intent.tempo_range or (0.0, TEMPO_CEILING_BPM)
         low, high = (low, min(high, middle)) if direction < 0 else (max(low, middle), high)
         intent = replace(intent, tempo_range=(low, high))
         notes.append(words["slower" if direction < 0 else "faster"].format(bpm=middle))
@@ -197,6 +198,7 @@ class Moodtune:
             )
             notes.append("matched the style and audio mood of your clip")
         query_text = " ".join([intent.english or "", *intent.genre_terms, *intent.artists]).strip()
+        preferences = self.profiles.preferences(user_id)
 
         def search_and_rank(filters: SearchFilters) -> tuple[list[ScoredTrack], list[ScoredTrack]]:
             tempo_min, tempo_max = filters.tempo_range or (None, None)
@@ -217,7 +219,7 @@ class Moodtune:
                 candidates,
                 filters=filters,
                 weights=self.settings.rank_weights,
-                preferences=self.profiles.preferences(user_id),
+                preferences=preferences,
                 co_likes=self.profiles.co_likes(user_id, [c.track.id for c in candidates]),
                 shown=conversation.shown,
                 k=k,

@@ -28,6 +28,9 @@ MOODS: dict[str, tuple[float, float]] = {
 }
 MOOD_NAMES: tuple[str, ...] = tuple(MOODS)
 
+# The open upper end of a tempo range ("at least 140 bpm"): above any tempo a beat tracker reports.
+TEMPO_CEILING_BPM = 1000.0
+
 # The style classifier's vocabulary: the ten GTZAN genres.
 GENRES: tuple[str, ...] = (
     "blues",

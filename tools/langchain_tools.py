@@ -15,7 +15,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from moodtune.config import Settings
-from moodtune.types import EmotionVector, StyleVector
+from moodtune.types import TEMPO_CEILING_BPM, EmotionVector, StyleVector
 from tools.emotion import classify_emotion
 from tools.search import SearchFilters, search_catalog
 from tools.style import classify_style
@@ -74,7 +74,7 @@ def make_search_tool(settings: Settings | None = None, store=None) -> BaseTool:
         instrumental_only=False,
         k=20,
     ):
-        tempo = (tempo_min or 0.0, tempo_max or 1000.0) if (tempo_min or tempo_max) else None
+        tempo = (tempo_min or 0.0, tempo_max or TEMPO_CEILING_BPM) if (tempo_min or tempo_max) else None
         filters = SearchFilters(
             exclude_artists=tuple(exclude_artists),
             exclude_genres=tuple(exclude_genres),
