@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 
 from moodtune.types import GENRES, TEMPO_CEILING_BPM
 
@@ -292,6 +293,8 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
 
 # Phrases naming the mood the listener wants to reach rather than the one they are in:
 # "I'm anxious, help me come down" asks for calm; its "anxious" describes the listener.
+MOOD_NAMES_AND_WORDS = frozenset(w for words in MOOD_WORDS.values() for w in words) | frozenset(MOOD_WORDS)
+
 WISHED_MOOD_PHRASES: dict[str, tuple[str, ...]] = {
     "happy": (
         "cheer me up",
@@ -470,9 +473,13 @@ FOLLOW_UP_CUES = (
     "多一些",
 )
 NEGATIONS_EN = ("no", "not", "don't", "dont", "without", "avoid", "except", "skip", "hate", "nothing", "never", "minus", "less", "fewer")
-NEGATIONS_ZH = ("不要", "别", "不想", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点", "少来点", "受不了", "拒绝")
-# Words with 别 that negate nothing: 特别燃 is "especially fiery", 别的 "other".
-NOT_NEGATIONS_ZH = ("特别", "别的", "别人", "区别", "分别", "告别", "类别", "级别", "个别")
+NEGATIONS_ZH = ("不要", "别", "不想", "除了", "不听", "讨厌", "不喜欢", "去掉", "少点", "少一点", "少来点", "受不了", "拒绝", "不")
+# Words with 别 or 不 that negate nothing: 特别燃 is "especially fiery", 别的 "other".
+NOT_NEGATIONS_ZH = (
+    "特别", "别的", "别人", "区别", "分别", "告别", "类别", "级别", "个别",
+    # and with 不, which alone negates the word after it (不悲伤): "not the same", "not bad", ...
+    "不一样", "不同", "不错", "不断", "不仅", "不如", "不少", "不停", "不行", "不得了", "不管", "不知道", "不用",
+)  # fmt: skip
 # Phrases that negate what follows: "anything but the Eagles", "I'm so over lo-fi".
 _NEGATING_PHRASE = re.compile(
     r"\b(?:(?:anything|everything|whatever) but|so over|sick of|tired of|done with|had enough of)\s+(?:the\s+)?$"
@@ -533,7 +540,8 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
     liked: list[str] = []
     excluded: list[str] = []
     for start, _, canonical in sorted(taken):
-        target = excluded if _negated(lowered, start) else liked
+        rejected = _negated(lowered, start) or _TOO_BEFORE.search(lowered[max(0, start - 5) : start])
+        target = excluded if rejected else liked
         if canonical not in target:
             target.append(canonical)
     liked = [g for g in liked if g not in excluded]
@@ -769,9 +777,37 @@ def is_genre(term: str) -> bool:
     return term.strip().lower() in ALL_GENRE_TERMS or term.strip().lower() in GENRES
 
 
+_GENRE_SUFFIX = re.compile(r"\s+(?:music|songs?|tracks?|tunes|stuff|vibes?|playlist)$")
+
+
 def canonical_genre(term: str) -> str:
+    """One spelling per genre: "Reggaetón" -> "reggaeton", "power ballads" -> "power ballad", "hip hop" -> "hiphop"."""
+    lowered = unicodedata.normalize("NFKD", term.strip().lower())
+    lowered = "".join(c for c in lowered if not unicodedata.combining(c))
+    lowered = _GENRE_SUFFIX.sub("", lowered).strip()
+    if lowered in ALL_GENRE_TERMS:
+        return ALL_GENRE_TERMS[lowered]
+    if lowered.endswith("s") and lowered[:-1] in ALL_GENRE_TERMS:
+        return ALL_GENRE_TERMS[lowered[:-1]]
+    if lowered.endswith("s") and " " in lowered:  # "power ballads", "sea shanties" stay plural-free
+        return lowered[:-1]
+    return lowered
+
+
+def is_mood_word(term: str) -> bool:
+    """A mood or tempo word the model put among genres ("chill", "upbeat")."""
     lowered = term.strip().lower()
-    return ALL_GENRE_TERMS.get(lowered, lowered)
+    return lowered in MOOD_NAMES_AND_WORDS
+
+
+_LIKED_BEFORE = re.compile(r"(?:\b(?:like|such as|similar to|love|loves|fan of|into)\s+(?:the\s+)?|喜欢|像|类似)$")
+
+
+def artist_liked(name: str, text: str) -> bool:
+    """Is the name written right after a liking cue ("like Adele", 喜欢周杰伦), not under a negation?"""
+    lowered = text.lower()
+    spots = _find_term(lowered, name.lower())
+    return any(_LIKED_BEFORE.search(lowered[max(0, pos - 16) : pos]) and not _negated(lowered, pos) for pos in spots)
 
 
 # "songs like Bob Dylan", "by Nas or Wu-Tang Clan": capitalised names after like/by/from.

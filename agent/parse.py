@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from agent import lexicon
+from agent.fewshot import Example, ExampleBank, default_bank
 from agent.llm import LLM, LocalLLM
 from moodtune.config import Settings
 from moodtune.errors import InputError
-from moodtune.types import GENRES, MOOD_NAMES, MOODS, EmotionVector, Intent, StyleVector
+from moodtune.types import GENRES, MOOD_NAMES, MOODS, EmotionVector, Intent, StyleVector, Turn
 from prompts import load_prompt
 
 # Weights of the 1st, 2nd and 3rd mood the model lists.
@@ -24,8 +26,6 @@ RANK_WEIGHTS = (0.6, 0.25, 0.15)
 MODEL_WEIGHT_UNDER_CUES = 0.25
 # How far a follow-up moves the previous target towards the new reading.
 FOLLOW_UP_STEP = 0.5
-# A genre the model inferred, next to genres the user named, gets this share of a named one's weight.
-INFERRED_GENRE_SHARE = 0.5
 MAX_OUTPUT_TOKENS = 120
 
 _MOOD_LIST = {"type": "array", "items": {"type": "string", "enum": list(MOOD_NAMES)}, "maxItems": 3}
@@ -35,7 +35,9 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "m": _MOOD_LIST,
         "x": _MOOD_LIST,
-        "g": {"type": "array", "items": {"type": "string", "enum": list(GENRES)}, "maxItems": 3},
+        # Genre words as the user wrote them: the ten the style classifier knows and any other
+        # (funk, reggaeton, k-pop), which are matched against tracks' tags and text.
+        "g": _STRINGS,
         "a": _STRINGS,
         "xa": _STRINGS,
         "xg": _STRINGS,
@@ -50,20 +52,44 @@ SCHEMA: dict[str, Any] = {
     "required": ["m"],
 }
 _EMOJI_ONLY = re.compile(r"^[\W_\s]+$", re.UNICODE)
+# How many labelled examples nearest to the request join the fixed ones, and how much of the
+# conversation the parser sees (each retrieved example or earlier turn costs ~30-60 prompt tokens).
+FEW_SHOT_K = 4
+HISTORY_TURNS = 2
+HISTORY_CHARS = 160
 
 
-def build_messages(text: str, *, previous: Intent | None) -> list[dict[str, str]]:
-    """System prompt and few-shot turns first (a fixed prefix the KV cache reuses), then the request."""
+def _request_content(text: str, *, history: Sequence[Turn], prompt: dict[str, Any]) -> str:
+    lines = []
+    for turn in list(history)[-HISTORY_TURNS:]:
+        lines.append(prompt["previous_turn"].format(previous=turn.user[:HISTORY_CHARS]))
+    if history and history[-1].shown:
+        lines.append(prompt["shown_turn"].format(shown=history[-1].shown[:HISTORY_CHARS]))
+    lines.append(f"<request>{text}</request>")
+    return "\n".join(lines)
+
+
+def build_messages(
+    text: str,
+    *,
+    previous: Intent | None = None,
+    history: Sequence[Turn] = (),
+    examples: Sequence[Example] = (),
+) -> list[dict[str, str]]:
+    """System prompt and fixed few-shot turns first (a prefix the KV cache reuses), then the
+    examples retrieved for this request, then the request with the conversation before it."""
     prompt = load_prompt("parse")
     messages = [{"role": "system", "content": prompt["system"].strip()}]
     for example in prompt["examples"]:
         messages.append({"role": "user", "content": f"<request>{example['user']}</request>"})
         messages.append({"role": "assistant", "content": example["answer"]})
-    content = f"<request>{text}</request>"
-    if previous is not None:
-        summary = previous.english or previous.text
-        content = prompt["previous_turn"].format(previous=summary) + "\n" + content
-    messages.append({"role": "user", "content": content})
+    for example in examples:
+        earlier = (Turn(user=example.previous),) if example.previous else ()
+        messages.append({"role": "user", "content": _request_content(example.text, history=earlier, prompt=prompt)})
+        messages.append({"role": "assistant", "content": example.answer})
+    if not history and previous is not None:
+        history = (Turn(user=previous.english or previous.text),)
+    messages.append({"role": "user", "content": _request_content(text, history=history, prompt=prompt)})
     return messages
 
 
@@ -114,41 +140,68 @@ def _already_named(name: str, *names: list[str]) -> bool:
     return lexicon.named_in_text(name, " , ".join(n for group in names for n in group))
 
 
-def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, language: str, notes: list[str]) -> Intent:
-    """Turn the model's raw answer into an Intent, checked against what the text says."""
-    liked_genres, negated_genres = lexicon.genre_mentions(text)
-    mood_counts, negated_moods = lexicon.mood_mentions(text)
+def _genre_reading(
+    raw: dict[str, Any], *, text: str, english: str
+) -> tuple[list[str], list[str], list[str]]:
+    """(genre terms the user named, genre terms they rejected, genres the model only inferred).
 
-    # Genres: only those the text names (or, for the style vector, that the model inferred
-    # from a context and the text does not negate); exclusions only when negated in the text
-    # or the model's exclusion is a genre the text names.
-    model_genres = [g for g in raw.get("g", []) if g in GENRES]
-    text_terms = set(liked_genres) | set(negated_genres)
-    exclude_genres = list(negated_genres)
+    A term counts as named when it (or a spelling of it) is written in the request, or, for a
+    Chinese request, in the model's English paraphrase of it; the model's other genres are a guess.
+    """
+    liked_text, negated_text = lexicon.genre_mentions(text)
+    written = f"{text} {english}"
+    named = list(liked_text)
+    excluded = list(negated_text)
+    inferred: list[str] = []
     for term in raw.get("xg", []):
         canonical = lexicon.canonical_genre(term)
-        if canonical in text_terms and canonical not in liked_genres and canonical not in exclude_genres:
-            exclude_genres.append(canonical)
-    named_genres = [g for g in liked_genres if g in GENRES]
-    style_genres = named_genres + [
-        g
-        for g in model_genres
-        if g not in named_genres and g not in exclude_genres and (not previous or g in text_terms)
-    ]
-    # What the user named outweighs what the model inferred ("punk rock": rock, some metal).
-    style_weights = {g: 1.0 if g in named_genres or not named_genres else INFERRED_GENRE_SHARE for g in style_genres}
-    # Genre words outside the ten (gospel, k-pop) come from the text alone: the model's own list
-    # of them could only repeat the lexicon's or add a negated one.
-    genre_terms = [g for g in liked_genres if g not in GENRES]
-    genre_terms += [g for g in style_genres if g not in genre_terms and g in liked_genres]
+        if canonical and canonical not in excluded and lexicon.named_in_text(term, written):
+            excluded.append(canonical)
+    for term in raw.get("g", []):
+        canonical = lexicon.canonical_genre(term)
+        if not canonical or canonical in excluded or canonical in named:
+            continue
+        if lexicon.named_in_text(term, written) and not lexicon.is_mood_word(canonical):
+            named.append(canonical)
+        elif canonical in GENRES and canonical not in inferred:
+            inferred.append(canonical)
+    # A genre written positively and also rejected ("jazzy" in "too jazzy") is rejected.
+    named = [g for g in named if g not in excluded]
+    return named, excluded, inferred
 
-    # Artists: only names written in the text; a name under a negation is an exclusion.
+
+def interpret(
+    raw: dict[str, Any],
+    *,
+    text: str,
+    previous: Intent | None,
+    language: str,
+    notes: list[str],
+    history: Sequence[Turn] = (),
+) -> Intent:
+    """Turn the model's raw answer into an Intent, checked against what the text says."""
+    mood_counts, negated_moods = lexicon.mood_mentions(text)
+    english = (raw.get("e") or "").strip()
+    if language == "en" or not english or lexicon.detect_language(english) != "en":
+        english = text if language == "en" else english
+
+    named, exclude_genres, inferred = _genre_reading(raw, text=text, english=english)
+    named_styles = [g for g in named if g in GENRES]
+    genre_terms = list(named)
+
+    # Artists: only names written in the text. The model tells liked from disliked ("not a fan
+    # of PSY", "I don't like the ones by X"); a name under a negation is always an exclusion, and
+    # one right after "like"/喜欢 always liked.
     artists, exclude_artists = [], []
-    for name in [*raw.get("a", []), *raw.get("xa", [])]:
+    for name, disliked in [*((n, False) for n in raw.get("a", [])), *((n, True) for n in raw.get("xa", []))]:
         if lexicon.is_genre(name) or not lexicon.named_in_text(name, text) or lexicon.is_possessive_phrase(name):
             continue
-        target = exclude_artists if lexicon.artist_negated(name, text) else artists
-        if name not in target:
+        if lexicon.artist_negated(name, text):
+            disliked = True
+        elif lexicon.artist_liked(name, text):
+            disliked = False
+        target = exclude_artists if disliked else artists
+        if not _already_named(name, artists, exclude_artists):
             target.append(name)
     model_saw_artist = any(not lexicon.is_genre(n) for n in [*raw.get("a", []), *raw.get("xa", [])])
     if language == "zh":
@@ -180,7 +233,9 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
     if not mood_counts:
         implied = [lexicon.CONTEXT_MOODS[c] for c in lexicon.context_mentions(text) if c in lexicon.CONTEXT_MOODS]
         mood_counts = {implied[0]: 1} if implied and implied[0] not in negated_moods else {}
-    moods = _mood_distribution(raw.get("m", []), mood_counts, [*raw.get("x", []), *negated_moods])
+    exclude_moods = list(dict.fromkeys([*raw.get("x", []), *negated_moods]))
+    exclude_moods = [m for m in exclude_moods if m in MOODS and m not in mood_counts]
+    moods = _mood_distribution(raw.get("m", []), mood_counts, exclude_moods)
     arousal_cue = lexicon.arousal_cue(text)
     # A refinement is recognised even without a previous turn (the reply then says so);
     # only with one does it move the previous target.
@@ -190,43 +245,59 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
     context = contexts[0] if contexts else lexicon.canonical_context(raw.get("c"))
 
     tempo_range = lexicon.tempo_bounds(text)
+    style_inferred = False
     if follow_up and previous is not None:
         base = previous.emotion
         emotion = EmotionVector.blend([(base, 1 - FOLLOW_UP_STEP), (moods, FOLLOW_UP_STEP)]) if moods else base
         emotion = _shift_arousal(emotion, arousal_cue)
-        style = previous.style
-        if style_genres:
-            new = StyleVector.from_mapping(style_weights)
-            style = StyleVector.blend([(style, 0.5), (new, 0.5)]) if style else new
+        style, style_inferred = previous.style, previous.style_inferred
+        if named_styles:
+            new = StyleVector.from_mapping(dict.fromkeys(named_styles, 1.0))
+            style = StyleVector.blend([(style, 0.5), (new, 0.5)]) if style and not style_inferred else new
+            style_inferred = False
         less = [g for g in GENRES if re.search(rf"\b(less|fewer|no more)\s+{g}", text.lower())]
         if style and less:
             style = StyleVector(tuple(0.0 if g in less else p for g, p in zip(GENRES, style.probs)))
         exclude_genres = list(dict.fromkeys([*previous.exclude_genres, *exclude_genres]))
         exclude_artists = list(dict.fromkeys([*previous.exclude_artists, *exclude_artists]))
-        artists = artists or list(previous.artists)
+        exclude_moods = list(dict.fromkeys([*previous.exclude_moods, *exclude_moods]))
+        exclude_moods = [m for m in exclude_moods if m not in mood_counts]
+        artists = artists or [a for a in previous.artists if a not in exclude_artists]
         genre_terms = genre_terms or [t for t in previous.genre_terms if t not in exclude_genres]
         context = context or previous.context
         tempo_range = tempo_range or previous.tempo_range
     else:
         emotion = _shift_arousal(moods or EmotionVector.uniform(), arousal_cue)
-        style = StyleVector.from_mapping(style_weights) if style_genres else None
+        if named_styles:
+            style = StyleVector.from_mapping(dict.fromkeys(named_styles, 1.0))
+        elif inferred and not named:
+            # No genre named: the model's guess (from an artist or a setting) is kept, marked, and
+            # ranked with a small weight of its own; it never outweighs the mood.
+            style, style_inferred = StyleVector.from_mapping(dict.fromkeys(inferred, 1.0)), True
+        else:
+            style = None
     if style is not None:
         kept = [0.0 if g in exclude_genres else p for g, p in zip(GENRES, style.probs)]
         style = StyleVector(tuple(kept)) if any(kept) else None
+        style_inferred = style_inferred and style is not None
+    # A mood the user rejected keeps no weight, whatever blending and arousal shifts added.
+    if exclude_moods:
+        kept = [0.0 if m in exclude_moods else p for m, p in zip(MOOD_NAMES, emotion.probs)]
+        if any(kept):
+            emotion = EmotionVector(tuple(kept))
 
-    english = (raw.get("e") or "").strip()
-    if language == "en" or not english or lexicon.detect_language(english) != "en":
-        english = text if language == "en" else english
-    is_music = bool(raw.get("music", True)) or bool(moods or style_genres or genre_terms or artists or contexts)
+    is_music = bool(raw.get("music", True)) or bool(moods or named or artists or contexts)
     if not is_music:
         notes.append("that doesn't look like a music request, so here is a neutral mix")
     return Intent(
         emotion=emotion,
         style=style,
+        style_inferred=style_inferred,
         genre_terms=tuple(genre_terms),
         artists=tuple(artists),
         exclude_artists=tuple(exclude_artists),
         exclude_genres=tuple(exclude_genres),
+        exclude_moods=tuple(exclude_moods),
         context=context,
         tempo_range=tempo_range,
         follow_up=follow_up,
@@ -240,9 +311,19 @@ def interpret(raw: dict[str, Any], *, text: str, previous: Intent | None, langua
 
 
 def parse_request(
-    text: str, *, previous: Intent | None = None, llm: LLM | None = None, settings: Settings | None = None
+    text: str,
+    *,
+    previous: Intent | None = None,
+    history: Sequence[Turn] = (),
+    llm: LLM | None = None,
+    settings: Settings | None = None,
+    bank: ExampleBank | None = None,
 ) -> Intent:
-    """Read a request (English or Chinese) into an Intent; InputError for empty input."""
+    """Read a request (English or Chinese) into an Intent; InputError for empty input.
+
+    `history` is the conversation before this turn (what was asked and shown), oldest first;
+    `previous` the Intent of the last turn, which a follow-up refines.
+    """
     settings = settings or Settings.load()
     text, notes = clean_text(text, max_chars=settings.max_message_chars)
     language = lexicon.detect_language(text)
@@ -257,8 +338,12 @@ def parse_request(
             notes=tuple(notes),
         )
     llm = llm or LocalLLM.load(settings)
-    raw = llm.generate_json(build_messages(text, previous=previous), schema=SCHEMA, max_tokens=MAX_OUTPUT_TOKENS)
-    return interpret(raw, text=text, previous=previous, language=language, notes=notes)
+    bank = bank if bank is not None else default_bank()
+    previous_text = history[-1].user if history else (previous.text if previous else "")
+    examples = bank.nearest(text, previous=previous_text, k=FEW_SHOT_K)
+    messages = build_messages(text, previous=previous, history=history, examples=examples)
+    raw = llm.generate_json(messages, schema=SCHEMA, max_tokens=MAX_OUTPUT_TOKENS)
+    return interpret(raw, text=text, previous=previous, language=language, notes=notes, history=history)
 
 
 def intent_to_json(intent: Intent) -> str:

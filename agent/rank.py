@@ -1,6 +1,6 @@
 """Ranking: an interpretable score, every part kept, with the list rules applied.
 
-total = Σ weight[part] · part  −  weight[repetition] · repetition
+total = Σ weight[part] · part  −  Σ weight[penalty] · penalty   (penalties: repetition, unwanted_mood)
 
 Parts (each in [0, 1], present only when it was used):
 - emotion_match: Bhattacharyya similarity of the track's p and the target emotion;
@@ -9,7 +9,9 @@ Parts (each in [0, 1], present only when it was used):
 - preference:    (u·p / max u + v·q / max v) / 2, how much of the track's mood and style mass
                  lies where this user's learned preferences u, v are highest (only with feedback);
 - co_like:       share of users with this user's taste who liked the track (only past the threshold);
-- repetition:    1 if the track was already shown in this conversation, else 0.
+- inferred_style_match: style_match when no genre was named and the style is the model's guess;
+- repetition:    1 if the track was already shown in this conversation, else 0;
+- unwanted_mood: the track's probability mass on moods the user rejected ("calm but not sad").
 List rules: exclusions always hold; at most MAX_PER_ARTIST tracks per artist; no two
 tracks with the same title and artist.
 """
@@ -25,6 +27,7 @@ from moodtune.types import MOODS, EmotionVector, Intent, ScoredTrack
 from tools.search import SearchFilters
 
 MAX_PER_ARTIST = 2
+PENALTIES = ("repetition", "unwanted_mood")
 
 
 def lift_target(intent: Intent, user_mood: EmotionVector | None) -> EmotionVector:
@@ -69,7 +72,7 @@ def filters_for(intent: Intent) -> SearchFilters:
 
 def score(parts: Mapping[str, float], weights: RankWeights) -> float:
     table = weights.as_dict()
-    return sum(-table[name] * value if name == "repetition" else table[name] * value for name, value in parts.items())
+    return sum(-table[name] * value if name in PENALTIES else table[name] * value for name, value in parts.items())
 
 
 def rank(
@@ -80,6 +83,8 @@ def rank(
     preferences: Preferences | None = None,
     co_likes: Mapping[str, float] | None = None,
     shown: Iterable[str] = (),
+    exclude_moods: Sequence[str] = (),
+    style_inferred: bool = False,
     k: int = 10,
 ) -> list[ScoredTrack]:
     """Re-score the search candidates with the personal parts and return the top k under the list rules."""
@@ -90,6 +95,10 @@ def rank(
         if not filters.admits(track):
             continue
         parts = dict(candidate.parts)
+        if style_inferred and "style_match" in parts:
+            parts["inferred_style_match"] = parts.pop("style_match")
+        if exclude_moods:
+            parts["unwanted_mood"] = sum(track.emotion[m] for m in exclude_moods)
         if preferences is not None and preferences.has_feedback:
             parts["preference"] = preference_part(candidate, preferences)
         if co_likes and track.id in co_likes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from agent import explain, lexicon
 from agent.llm import LLM, LocalLLM
-from agent.parse import parse_request
+from agent.parse import HISTORY_TURNS, parse_request
 from agent.profile import ProfileStore
 from agent.rank import filters_for, lift_target, rank
 from catalog.store import CatalogStore
@@ -36,6 +36,7 @@ from moodtune.types import (
     ScoredTrack,
     StyleVector,
     Track,
+    Turn,
 )
 from tools.search import SearchFilters
 
@@ -182,7 +183,11 @@ class Moodtune:
 
         conversation = self._conversation(session_id)
         previous = conversation.intents[-1] if conversation.intents else None
-        intent = parse_request(text, previous=previous, llm=self.llm, settings=self.settings)
+        history = [
+            Turn(user=r.request, shown=", ".join(f"{rec.track.title} by {rec.track.artist}" for rec in r.recommendations[:4]))
+            for r in conversation.replies[-HISTORY_TURNS:]
+        ]
+        intent = parse_request(text, previous=previous, history=history, llm=self.llm, settings=self.settings)
         intent, refinement_notes = refine_with_previous(
             intent, conversation.replies[-1] if conversation.replies else None
         )
@@ -222,6 +227,8 @@ class Moodtune:
                 preferences=preferences,
                 co_likes=self.profiles.co_likes(user_id, [c.track.id for c in candidates]),
                 shown=conversation.shown,
+                exclude_moods=intent.exclude_moods,
+                style_inferred=intent.style_inferred and target_style is intent.style,
                 k=k,
             )
             return candidates, ranked

@@ -1,36 +1,58 @@
-"""Request understanding on the shared dev set (../shared/eval/parse_dev.jsonl), scored by its README's rules.
+"""Request understanding, scored by the shared eval README's rules, on real people's words.
 
-    python -m bench.parse_eval [--file PATH --name RESULTS_NAME]
+    python -m bench.parse_eval [--set NAME ...] [--file PATH --name RESULTS_NAME] [--no-cache]
 
-`bench/data/parse_probe.jsonl` (name `parse_probe`) holds 24 requests of ours in the same
-format, written after the parser was tuned on the dev set and scored before any change made
-for them: the nearest thing to the held-out set we have. `bench/data/parse_probe2.jsonl`
-(name `parse_probe2`) holds 30 more, written by someone who had not read the lexicons, the
-prompts or the other sets; `parse_probe2_before_fixes.json` is its first score.
+Sets (`--set`, default all but the held-out one):
+- `shared`: ../shared/eval/parse_dev.jsonl (24 requests, en + zh);
+- `cpcd_dev`: bench/data/cpcd_dev.jsonl, user turns of real CPCD conversations with the turns
+  before them (`history`), labelled by us (bench/data/README.md);
+- `cpcd_heldout`: bench/data/cpcd_heldout.jsonl, other conversations labelled the same way,
+  scored once per parser version and never tuned on (ask for it by name);
+- `zh`: bench/data/parse_zh.jsonl, requests written in Chinese;
+- `probes`: our nine earlier probe sets (bench/data/parse_probe*.jsonl).
 
-Each line is parsed on its own (no previous turn). Reports the share of requests with every
-field right, the share per field, latency and the model's output tokens; the per-request
-table goes into bench/results/parse.json so failures can be read.
+A line with `history` is parsed as the session would: its previous turn is parsed first (with
+the turns before it as context) to give the Intent a follow-up refines, then the line with the
+conversation so far. Few-shot examples come from the bank without the line's own conversation
+(leave-one-conversation-out), so a dev figure is not the model reading its own answer.
+
+The model's raw answers are cached by prompt (bench/results/.parse_cache.json, not committed):
+a change to the code that reads them is re-scored in seconds, while a prompt change re-runs the
+model. Latency figures come only from lines the model actually ran (`--no-cache` for a timing run).
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from agent import parse as parser
+from agent.fewshot import ExampleBank, default_bank
 from agent.llm import LocalLLM
-from agent.parse import parse_request
-from bench.common import write_results
+from bench.common import RESULTS_DIR, write_results
+from bench.make_parse_bank import conversation_key
 from moodtune.config import REPO_ROOT, Settings
-from moodtune.types import Intent
+from moodtune.types import Intent, Turn
 
-DEV_SET = REPO_ROOT.parent / "shared" / "eval" / "parse_dev.jsonl"
+DATA = REPO_ROOT / "bench" / "data"
+SETS: dict[str, list[Path]] = {
+    "shared": [REPO_ROOT.parent / "shared" / "eval" / "parse_dev.jsonl"],
+    "cpcd_dev": [DATA / "cpcd_dev.jsonl"],
+    "zh": [DATA / "parse_zh.jsonl"],
+    "probes": sorted(DATA.glob("parse_probe*.jsonl")),
+    "cpcd_heldout": [DATA / "cpcd_heldout.jsonl"],
+}
+DEFAULT_SETS = ("shared", "cpcd_dev", "zh", "probes")
+DEV_SET = SETS["shared"][0]
 HIPHOP = {"hiphop", "hip hop", "hip-hop", "rap"}
+CACHE_FILE = RESULTS_DIR / ".parse_cache.json"
 
 
 def _norm_genre(name: str) -> str:
@@ -73,59 +95,139 @@ def score(intent: Intent, expect: dict) -> dict[str, bool]:
     return results
 
 
-def main(settings: Settings | None = None, path: Path = DEV_SET, name: str = "parse") -> dict:
-    settings = settings or Settings.load()
-    llm = LocalLLM.load(settings)
-    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    parse_request("warm-up: calm piano", llm=llm, settings=settings)  # fills the prompt-prefix cache
-    rows, per_field = [], {}
-    for line in lines:
+class CachingLLM:
+    """The real model, with its raw JSON answers remembered by prompt (for re-scoring code changes)."""
+
+    def __init__(self, llm: LocalLLM, cache: dict[str, Any], *, use_cache: bool) -> None:
+        self.llm, self.cache, self.use_cache = llm, cache, use_cache
+        self.name = llm.name
+        self.last: dict[str, Any] = {}
+
+    def generate_json(self, messages, *, schema, max_tokens):
+        key = hashlib.sha256(json.dumps([messages, schema], ensure_ascii=False).encode()).hexdigest()
+        if self.use_cache and key in self.cache:
+            self.last = {"cached": True}
+            return dict(self.cache[key])
         start = time.perf_counter()
-        intent = parse_request(line["text"], llm=llm, settings=settings)
-        seconds = time.perf_counter() - start
-        checks = score(intent, line["expect"])
+        value = self.llm.generate_json(messages, schema=schema, max_tokens=max_tokens)
+        self.last = {
+            "cached": False,
+            "seconds": time.perf_counter() - start,
+            "completion_tokens": self.llm.last_timing.get("completion_tokens"),
+            "constrained": self.llm.last_timing.get("constrained"),
+        }
+        self.cache[key] = value
+        return dict(value)
+
+
+def read_lines(paths: list[Path]) -> list[dict]:
+    lines = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                item = json.loads(line)
+                item.setdefault("id", f"{path.stem}:{number}")
+                item.setdefault("history", [])
+                lines.append(item)
+    return lines
+
+
+def parse_line(item: dict, *, llm, settings: Settings, bank: ExampleBank) -> tuple[Intent, float]:
+    """Parse one labelled line as the session would, with its own conversation left out of the bank."""
+    group = conversation_key(item)
+    own_bank = bank.without(lambda e: e.group != group and e.text != item["text"])
+    turns = [Turn(user=t["user"], shown=t.get("system", "")) for t in item["history"]]
+    previous = None
+    if turns:
+        previous = parser.parse_request(turns[-1].user, history=turns[:-1], llm=llm, settings=settings, bank=own_bank)
+    start = time.perf_counter()
+    intent = parser.parse_request(item["text"], previous=previous, history=turns, llm=llm, settings=settings, bank=own_bank)
+    return intent, time.perf_counter() - start
+
+
+def evaluate(lines: list[dict], *, llm: CachingLLM, settings: Settings, bank: ExampleBank) -> dict[str, Any]:
+    rows, per_field = [], {}
+    for item in lines:
+        intent, seconds = parse_line(item, llm=llm, settings=settings, bank=bank)
+        checks = score(intent, item["expect"])
         for field, ok in checks.items():
             per_field.setdefault(field, []).append(ok)
         rows.append(
             {
-                "text": line["text"],
+                "id": item["id"],
+                "text": item["text"],
+                "turn": len(item["history"]),
                 "ok": all(checks.values()),
                 "checks": checks,
-                "seconds": round(seconds, 2),
-                "output_tokens": llm.last_timing.get("completion_tokens"),
-                # Whether the free answer was unusable and the grammar-constrained one was needed.
-                "constrained": llm.last_timing.get("constrained"),
+                "seconds": None if llm.last.get("cached") else round(seconds, 2),
+                "output_tokens": llm.last.get("completion_tokens"),
+                "constrained": llm.last.get("constrained"),
                 "top_mood": intent.emotion.top,
                 "arousal": round(intent.arousal, 2),
                 "genres": [g for g, p in (intent.style.as_dict().items() if intent.style else []) if p > 0],
+                "style_inferred": intent.style_inferred,
                 "genre_terms": list(intent.genre_terms),
                 "artists": list(intent.artists),
                 "exclude_artists": list(intent.exclude_artists),
                 "exclude_genres": list(intent.exclude_genres),
+                "exclude_moods": list(intent.exclude_moods),
                 "context": intent.context,
                 "follow_up": intent.follow_up,
             }
         )
-    latencies = [r["seconds"] for r in rows]
-    figures = {
+    timed = [r["seconds"] for r in rows if r["seconds"] is not None]
+    tokens = [r["output_tokens"] for r in rows if r["output_tokens"] is not None]
+    return {
         "requests": len(rows),
-        "fully_correct": round(float(np.mean([r["ok"] for r in rows])), 4),
+        "fully_correct": round(float(np.mean([r["ok"] for r in rows])), 4) if rows else None,
         "per_field": {f: round(float(np.mean(v)), 4) for f, v in sorted(per_field.items())},
-        "latency_s_p50": round(float(np.median(latencies)), 2),
-        "latency_s_p95": round(float(np.percentile(latencies, 95)), 2),
-        "output_tokens_mean": round(float(np.mean([r["output_tokens"] or 0 for r in rows])), 1),
-        "constrained_share": round(float(np.mean([bool(r["constrained"]) for r in rows])), 4),
-        "model": llm.name,
-        "request_set": path.name,
+        "per_field_n": {f: len(v) for f, v in sorted(per_field.items())},
+        "latency_s_p50": round(float(np.median(timed)), 2) if timed else None,
+        "latency_s_p95": round(float(np.percentile(timed, 95)), 2) if timed else None,
+        "timed_requests": len(timed),
+        "output_tokens_mean": round(float(np.mean(tokens)), 1) if tokens else None,
         "rows": rows,
     }
+
+
+def _load_cache() -> dict[str, Any]:
+    try:
+        return json.loads(CACHE_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def main(
+    settings: Settings | None = None,
+    *,
+    sets: tuple[str, ...] = DEFAULT_SETS,
+    path: Path | None = None,
+    name: str = "parse",
+    use_cache: bool = True,
+) -> dict:
+    settings = settings or Settings.load()
+    cache = _load_cache()
+    llm = CachingLLM(LocalLLM.load(settings), cache, use_cache=use_cache)
+    bank = default_bank()
+    parser.parse_request("warm-up: calm piano", llm=llm.llm, settings=settings, bank=bank)  # fills the prefix cache
+    chosen = {path.stem: [path]} if path else {s: SETS[s] for s in sets}
+    figures: dict[str, Any] = {"model": llm.name, "few_shot_k": parser.FEW_SHOT_K, "bank_size": len(bank.examples)}
+    try:
+        for set_name, paths in chosen.items():
+            figures[set_name] = evaluate(read_lines(paths), llm=llm, settings=settings, bank=bank)
+            summary = {k: v for k, v in figures[set_name].items() if k != "rows"}
+            print(set_name, json.dumps(summary))
+    finally:
+        CACHE_FILE.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
     write_results(name, figures)
     return figures
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--file", type=Path, default=DEV_SET)
-    parser.add_argument("--name", default="parse", help="results file name under bench/results/")
-    args = parser.parse_args()
-    main(path=args.file, name=args.name)
+    parser_ = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser_.add_argument("--set", action="append", choices=sorted(SETS), help="request sets to score (repeatable)")
+    parser_.add_argument("--file", type=Path, help="score this file alone instead")
+    parser_.add_argument("--name", default="parse", help="results file name under bench/results/")
+    parser_.add_argument("--no-cache", action="store_true", help="run the model on every line (for latency)")
+    args = parser_.parse_args()
+    main(sets=tuple(args.set or DEFAULT_SETS), path=args.file, name=args.name, use_cache=not args.no_cache)

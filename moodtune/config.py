@@ -29,10 +29,13 @@ class RankWeights:
 
     emotion_match: float = 1.0
     style_match: float = 0.8
+    # A style the model guessed when no genre was named ("something for the drive home"): a hint, not a target.
+    inferred_style_match: float = 0.2
     text_match: float = 0.3
     preference: float = 0.6
     co_like: float = 0.3
     repetition: float = 0.5  # subtracted
+    unwanted_mood: float = 1.0  # subtracted: the track's share of moods the user rejected ("not sad")
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

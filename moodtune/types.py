@@ -184,10 +184,14 @@ class Intent:
 
     emotion: EmotionVector
     style: StyleVector | None = None  # None: the request says nothing about style
+    # True when no genre was named and the style is the model's guess (from an artist, a context):
+    # ranking then gives it a small weight of its own.
+    style_inferred: bool = False
     genre_terms: tuple[str, ...] = ()
     artists: tuple[str, ...] = ()
     exclude_artists: tuple[str, ...] = ()
     exclude_genres: tuple[str, ...] = ()
+    exclude_moods: tuple[str, ...] = ()  # "calm but not sad": these keep zero weight in the target
     context: str | None = None
     tempo_range: tuple[float, float] | None = None
     energy: float | None = None  # desired arousal in [-1, 1] when stated
@@ -206,6 +210,14 @@ class Intent:
     @property
     def arousal(self) -> float:
         return self.emotion.arousal
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn of the conversation, as the parser sees it: what was asked, what was shown."""
+
+    user: str
+    shown: str = ""
 
 
 @dataclass(frozen=True)

@@ -43,15 +43,41 @@ def test_model_genres_not_in_the_text_are_dropped_and_negations_become_exclusion
     assert intent.style is not None and intent.style["jazz"] == 0
 
 
-@pytest.mark.parametrize(("text", "model_genres", "expected"), [
-    ("Angry punk rock for venting", ["metal", "rock"], {"rock": 2 / 3, "metal": 1 / 3}),
-    ("Relaxing music for a yoga session", ["jazz", "reggae"], {"jazz": 0.5, "reggae": 0.5}),
-    ("rock or metal, loud", ["rock", "metal"], {"rock": 0.5, "metal": 0.5}),
+@pytest.mark.parametrize(("text", "model_genres", "expected", "inferred"), [
+    # A genre the user named is the style; the model's extra guess is dropped.
+    ("Angry punk rock for venting", ["metal", "rock"], {"rock": 1.0}, False),
+    ("rock or metal, loud", ["rock", "metal"], {"rock": 0.5, "metal": 0.5}, False),
+    # None named: the model's guess is kept but marked inferred (ranked with a small weight).
+    ("Relaxing music for a yoga session", ["jazz", "reggae"], {"jazz": 0.5, "reggae": 0.5}, True),
 ])
-def test_named_genres_outweigh_genres_the_model_inferred(settings, fake_llm, text, model_genres, expected):
+def test_named_genres_are_the_style_and_a_guess_is_marked_inferred(settings, fake_llm, text, model_genres, expected, inferred):
     intent = parse_request(text, llm=fake_llm(answer(g=model_genres)), settings=settings)
-    assert intent.style is not None
+    assert intent.style is not None and intent.style_inferred is inferred
     assert {g: p for g, p in intent.style.as_dict().items() if p > 0} == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("text", "model_genres", "terms"), [
+    ("some funky music to get me groovin", ["funk"], ["funk"]),
+    ("an urbano and reggaetón playlist", ["urbano", "reggaetón"], ["urbano", "reggaeton"]),
+    ("power ballads please", ["power ballads"], ["power ballad"]),
+    ("do you have more Kpop by boy bands", ["kpop"], ["k-pop"]),
+])
+def test_genres_outside_the_ten_are_kept_as_terms(settings, fake_llm, text, model_genres, terms):
+    intent = parse_request(text, llm=fake_llm(answer(g=model_genres)), settings=settings)
+    assert list(intent.genre_terms) == terms and intent.style is None
+
+
+def test_a_genre_complained_about_is_excluded(settings, fake_llm):
+    text = "I don't like any of the suggestions by Doctor Flake or Portico Quartet, too jazzy"
+    llm = fake_llm(answer(xa=["Doctor Flake", "Portico Quartet"], xg=["jazz"]))
+    intent = parse_request(text, llm=llm, settings=settings)
+    assert intent.exclude_genres == ("jazz",) and "jazz" not in intent.genre_terms
+    assert set(intent.exclude_artists) == {"Doctor Flake", "Portico Quartet"} and not intent.artists
+
+
+def test_a_negated_mood_keeps_zero_weight_after_every_shift(settings, fake_llm):
+    intent = parse_request("想听点安静但不悲伤的歌", llm=fake_llm(answer(m=["calm", "sad"], e="quiet but not sad songs")), settings=settings)
+    assert intent.emotion["sad"] == 0 and intent.emotion.top == "calm" and "sad" in intent.exclude_moods
 
 
 @pytest.mark.parametrize(("text", "model_context", "context"), [
