@@ -1,0 +1,240 @@
+"""The fused audio reading of a track: its style q and its audio mood, from three kinds of evidence.
+
+- the style SVM's probabilities over the ten GTZAN genres (tools/style.py, librosa features);
+- the MusiCNN tagger's tag probabilities (tools/tagger.py: MSD tags such as rock, metal, jazz,
+  Hip-Hop, funk, happy, sad, Mellow; MTT tags such as fast, slow, loud, soft, classical, techno);
+- the file's own genre tag (mutagen), when it has one: strong evidence, written by a person.
+
+Style: the tags are mapped onto genres by a fixed, documented table (`GENRE_TAGS`: which tags
+speak for which genre, and how much), giving a tagger distribution over the ten plus strengths
+for genre words beyond them (funk, electronic, folk, ambient, punk, soul, house, techno ...). The
+three sources are mixed with explicit weights, `q = w_svm·svm + w_tagger·tagger + w_tag·file_tag`
+(the file-tag share only when the tag names a genre we know; the others scale up to fill it),
+chosen on real dev recordings by `fit` (never on the demo's renderings).
+
+Mood: arousal and valence are each a logistic model over a few tag features that speak for
+them (fast/loud/drums/metal/party against slow/soft/quiet/Mellow/ambient; happy/party/catchy
+against sad/metal/weird), plus the measured tempo and loudness. A small, named feature set
+keeps the fit honest on a small set of weakly labelled recordings. The circumplex position
+(valence, arousal) becomes a distribution over the eight moods as before.
+
+`AudioReader` is an estimator with fit/predict and a versioned, checksummed artefact in
+models/audio_reading/; `read_audio` is the function ingestion calls.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodtune.artefacts import atomic_path, verify_artefact, write_manifest
+from moodtune.config import SHIPPED_MODELS_DIR
+from moodtune.types import GENRES, EmotionVector, StyleVector
+from tools.audio_features import AudioFeatures
+from tools.style import emotion_from_valence_arousal
+
+ARTEFACT_DIR = SHIPPED_MODELS_DIR / "audio_reading"
+VERSION = "1.0.0"
+
+# Which tags speak for which genre, and how strongly (a tag may speak for two). Genres the
+# tagger has no tag for (disco, reggae) rest on the SVM and the file's tag.
+GENRE_TAGS: dict[str, dict[str, float]] = {
+    "rock": {"msd:rock": 1.0, "msd:classic rock": 1.0, "msd:alternative rock": 0.8, "msd:indie rock": 0.8, "msd:hard rock": 0.6, "msd:Progressive rock": 0.8, "mtt:rock": 1.0},
+    "metal": {"msd:metal": 1.0, "msd:heavy metal": 1.0, "msd:hard rock": 0.4, "mtt:metal": 1.0},
+    "jazz": {"msd:jazz": 1.0},
+    "hiphop": {"msd:Hip-Hop": 1.0, "msd:rnb": 0.3},
+    "pop": {"msd:pop": 1.0, "msd:indie pop": 0.8, "msd:catchy": 0.3, "mtt:pop": 1.0},
+    "blues": {"msd:blues": 1.0},
+    "country": {"msd:country": 1.0, "mtt:country": 1.0},
+    "classical": {"mtt:classical": 1.0, "mtt:classic": 0.6, "mtt:strings": 0.4, "mtt:violin": 0.4, "mtt:cello": 0.4, "mtt:harpsichord": 0.6, "mtt:choral": 0.3, "mtt:opera": 0.5},
+    "disco": {"msd:dance": 0.3, "msd:funk": 0.3},
+    "reggae": {},
+}
+# Genre words beyond the ten, matchable from tags ("some funk" finds funk).
+TERM_TAGS: dict[str, dict[str, float]] = {
+    "electronic": {"msd:electronic": 1.0, "msd:electronica": 1.0, "msd:electro": 0.8, "mtt:electronic": 1.0, "mtt:synth": 0.5},
+    "techno": {"mtt:techno": 1.0},
+    "house": {"msd:House": 1.0},
+    "dance": {"msd:dance": 1.0, "mtt:dance": 1.0},
+    "funk": {"msd:funk": 1.0},
+    "soul": {"msd:soul": 1.0},
+    "r&b": {"msd:rnb": 1.0},
+    "folk": {"msd:folk": 1.0, "msd:acoustic": 0.4},
+    "ambient": {"msd:ambient": 1.0, "msd:chillout": 0.5, "mtt:ambient": 1.0, "mtt:new age": 0.6},
+    "punk": {"msd:punk": 1.0},
+    "indie": {"msd:indie": 1.0, "msd:indie rock": 0.6, "msd:indie pop": 0.6},
+    "acoustic": {"msd:acoustic": 1.0},
+    "soundtrack": {"mtt:strings": 0.3, "mtt:choir": 0.3, "msd:instrumental": 0.3},
+    "new age": {"mtt:new age": 1.0},
+    "world": {"mtt:indian": 0.6, "mtt:sitar": 0.8},
+    "experimental": {"msd:experimental": 1.0, "mtt:weird": 0.5},
+}
+# The tag features of the mood models: named so the fitted weights can be read.
+AROUSAL_FEATURES = (
+    "mtt:fast", "mtt:loud", "mtt:drums", "mtt:beat", "mtt:metal", "mtt:techno", "mtt:rock", "msd:party", "msd:hard rock",
+    "mtt:slow", "mtt:soft", "mtt:quiet", "mtt:ambient", "mtt:classical", "mtt:piano", "msd:Mellow", "msd:chill", "msd:ambient",
+)  # fmt: skip
+VALENCE_FEATURES = (
+    "msd:happy", "msd:party", "msd:catchy", "msd:pop", "msd:dance", "msd:funk", "msd:easy listening",
+    "msd:sad", "msd:metal", "msd:heavy metal", "msd:hard rock", "mtt:metal", "mtt:weird", "msd:experimental", "msd:ambient",
+)  # fmt: skip
+# Prior signs of each feature (for the zero-fit reading and as a check on the fitted signs).
+AROUSAL_SIGNS = dict.fromkeys(AROUSAL_FEATURES[:9], 1.0) | dict.fromkeys(AROUSAL_FEATURES[9:], -1.0)
+VALENCE_SIGNS = dict.fromkeys(VALENCE_FEATURES[:7], 1.0) | dict.fromkeys(VALENCE_FEATURES[7:], -1.0)
+
+
+@dataclass(frozen=True)
+class AudioReading:
+    style: StyleVector
+    genre_terms: dict[str, float]
+    emotion: EmotionVector
+    valence: float
+    arousal: float
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+def prefixed(msd: Mapping[str, float], mtt: Mapping[str, float]) -> dict[str, float]:
+    return {**{f"msd:{k}": float(v) for k, v in msd.items()}, **{f"mtt:{k}": float(v) for k, v in mtt.items()}}
+
+
+def tagger_genres(tags: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """(a distribution over the ten genres, strengths in [0, 1] of genre words inside and beyond them)."""
+    scores = {g: sum(w * tags.get(t, 0.0) for t, w in spec.items()) / max(1.0, sum(spec.values()) ** 0.5) for g, spec in GENRE_TAGS.items()}
+    terms = {g: max((w * tags.get(t, 0.0) for t, w in spec.items()), default=0.0) for g, spec in {**GENRE_TAGS, **TERM_TAGS}.items()}
+    total = sum(scores.values())
+    dist = {g: (s / total if total > 0 else 1 / len(GENRES)) for g, s in scores.items()}
+    return dist, {g: round(s, 4) for g, s in terms.items() if s > 0}
+
+
+def file_tag_genre(genre_tag: str) -> str | None:
+    """The genre of the ten a file's own genre tag names ("Heavy Metal", "Hip-Hop/Rap"), if any."""
+    from agent import lexicon
+
+    lowered = (genre_tag or "").strip().lower()
+    if not lowered:
+        return None
+    liked, _ = lexicon.genre_mentions(lowered)
+    canonical = next((g for g in liked if g in GENRES), None)
+    return canonical or (lexicon.canonical_genre(lowered) if lexicon.canonical_genre(lowered) in GENRES else None)
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@dataclass
+class AudioReader:
+    """Fusion weights for q and the two logistic mood models; `fit` on real labelled recordings."""
+
+    w_svm: float = 0.3
+    w_tagger: float = 0.7
+    w_file_tag: float = 0.5
+    arousal_coef: dict[str, float] = field(default_factory=lambda: {k: 2.0 * s for k, s in AROUSAL_SIGNS.items()})
+    arousal_bias: float = 0.0
+    valence_coef: dict[str, float] = field(default_factory=lambda: {k: 2.0 * s for k, s in VALENCE_SIGNS.items()})
+    valence_bias: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- style ---------------------------------------------------------------------------
+    def style(self, svm: StyleVector, tags: Mapping[str, float], genre_tag: str = "") -> tuple[StyleVector, dict[str, float], dict[str, float]]:
+        tagger, terms = tagger_genres(tags)
+        named = file_tag_genre(genre_tag)
+        w_tag = self.w_file_tag if named else 0.0
+        scale = (1.0 - w_tag) / max(self.w_svm + self.w_tagger, 1e-9)
+        weights = {"svm": self.w_svm * scale, "tagger": self.w_tagger * scale, "file_tag": w_tag}
+        q = {g: weights["svm"] * svm[g] + weights["tagger"] * tagger[g] + (w_tag if g == named else 0.0) for g in GENRES}
+        return StyleVector.from_mapping(q), terms, {k: round(v, 4) for k, v in weights.items()}
+
+    # -- mood ----------------------------------------------------------------------------
+    @staticmethod
+    def mood_features(tags: Mapping[str, float], features: AudioFeatures | None, names: Sequence[str]) -> np.ndarray:
+        row = [tags.get(n, 0.0) for n in names]
+        tempo = (features.tempo - 110) / 35 if features and features.tempo else 0.0
+        loud = (features.loudness_db + 22) / 6 if features else 0.0
+        return np.array([*row, math.tanh(tempo), math.tanh(loud)], dtype=np.float64)
+
+    def arousal_probability(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
+        x = self.mood_features(tags, features, AROUSAL_FEATURES)
+        coef = np.array([self.arousal_coef.get(n, 0.0) for n in [*AROUSAL_FEATURES, "tempo", "loudness"]])
+        return _logistic(float(x @ coef) + self.arousal_bias)
+
+    def valence_probability(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
+        x = self.mood_features(tags, features, VALENCE_FEATURES)
+        coef = np.array([self.valence_coef.get(n, 0.0) for n in [*VALENCE_FEATURES, "tempo", "loudness"]])
+        return _logistic(float(x @ coef) + self.valence_bias)
+
+    def read(
+        self, *, svm: StyleVector, msd: Mapping[str, float], mtt: Mapping[str, float], genre_tag: str = "", features: AudioFeatures | None = None
+    ) -> AudioReading:
+        tags = prefixed(msd, mtt)
+        style, terms, weights = self.style(svm, tags, genre_tag)
+        arousal = 2 * self.arousal_probability(tags, features) - 1
+        valence = 2 * self.valence_probability(tags, features) - 1
+        return AudioReading(
+            style=style,
+            genre_terms=terms,
+            emotion=emotion_from_valence_arousal(valence, arousal),
+            valence=round(valence, 4),
+            arousal=round(arousal, 4),
+            weights=weights,
+        )
+
+    # -- fitting -------------------------------------------------------------------------
+    def fit_mood(
+        self, rows: Sequence[tuple[Mapping[str, float], AudioFeatures | None]], labels: Sequence[int], *, which: str, C: float
+    ) -> AudioReader:
+        """Logistic regression (L2, strength C) of the high/positive label on the named features."""
+        from sklearn.linear_model import LogisticRegression
+
+        names = AROUSAL_FEATURES if which == "arousal" else VALENCE_FEATURES
+        X = np.stack([self.mood_features(tags, feats, names) for tags, feats in rows])
+        model = LogisticRegression(C=C, max_iter=2000).fit(X, np.asarray(labels))
+        coef = dict(zip([*names, "tempo", "loudness"], (float(c) for c in model.coef_[0])))
+        if which == "arousal":
+            self.arousal_coef, self.arousal_bias = coef, float(model.intercept_[0])
+        else:
+            self.valence_coef, self.valence_bias = coef, float(model.intercept_[0])
+        return self
+
+    # -- artefact ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "w_svm": self.w_svm,
+            "w_tagger": self.w_tagger,
+            "w_file_tag": self.w_file_tag,
+            "arousal_coef": self.arousal_coef,
+            "arousal_bias": self.arousal_bias,
+            "valence_coef": self.valence_coef,
+            "valence_bias": self.valence_bias,
+        }
+
+    def save(self, directory: Path = ARTEFACT_DIR, *, meta: dict[str, Any]) -> dict[str, Any]:
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / "reader.json") as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True), encoding="utf-8")
+        return write_manifest(directory, name="audio_reading", version=VERSION, meta=meta)
+
+    @classmethod
+    def load(cls, directory: Path = ARTEFACT_DIR) -> AudioReader:
+        manifest = verify_artefact(directory, name="audio_reading", fix="git checkout -- models/audio_reading (or python -m bench.fit_audio_reading)")
+        values = json.loads((directory / "reader.json").read_text(encoding="utf-8"))
+        return cls(**values, meta=manifest.get("meta", {}))
+
+
+@cache
+def load_reader() -> AudioReader:
+    return AudioReader.load()
+
+
+def read_audio(
+    *, svm: StyleVector, msd: Mapping[str, float], mtt: Mapping[str, float], genre_tag: str = "", features: AudioFeatures | None = None
+) -> AudioReading:
+    """The fused style q, genre-term strengths and audio mood of one track (see the module's docstring)."""
+    return load_reader().read(svm=svm, msd=msd, mtt=mtt, genre_tag=genre_tag, features=features)
