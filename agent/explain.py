@@ -5,7 +5,11 @@ probabilities, tempo, key/mode, score parts, the fusion weights). The template r
 directly. The LLM words the first track alone (a short prompt, so its words start soon) and
 the rest of the reply in one more call, one numbered line each; a line that contains a number
 or a name not found in the facts or the request is rejected and the template stands
-(`grounded` says which happened).
+(`grounding_problems` says why; the session logs the reasons with the rejected line).
+
+A number is checked against its own label: "69% sad" (or 悲伤占69%) must be the track's share
+of sad, not merely some percentage the facts contain. A mood the user negated ("not sad",
+不悲伤) is no mood the user wrote, so it cannot license naming that mood.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ def track_facts(scored: ScoredTrack, intent: Intent) -> dict[str, Any]:
         "moods": [(m, pct(p)) for m, p in moods],
         "mood_shares": {m: pct(p) for m, p in track.emotion.ranked()},
         "genres": [(g, pct(p)) for g, p in genres],
+        "genre_shares": {g: pct(p) for g, p in track.style.ranked()},
         "tempo": round(track.tempo),
         "key": track.key,
         "mode": track.mode,
@@ -238,42 +243,200 @@ def allowed_tokens(facts: dict[str, Any], intent: Intent) -> tuple[set[str], str
     return numbers, words
 
 
-def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
-    """Every number, capitalised name and activity in the sentence comes from the facts or the request."""
+# Labels a number in a worded line can belong to, per fact: the moods (their claim words, both
+# languages), the genres, where the mood was read from (words or audio), the score parts.
+_GENRE_LABELS = {
+    genre: re.compile(
+        rf"\b{'hip[- ]?hop' if genre == 'hiphop' else genre}\b|{GENRE_ZH[genre]}", re.IGNORECASE
+    )
+    for genre in GENRES
+}
+_TEXT_SHARE_LABEL = re.compile(r"\b(?:words?|text|titles?|lyrics|tags)\b|文字|标题|歌词|标签", re.IGNORECASE)
+_AUDIO_SHARE_LABEL = re.compile(r"\baudio\b|音频", re.IGNORECASE)
+_PART_LABELS = {
+    part: re.compile("|".join(re.escape(names[part]) for names in PART_NAMES.values() if part in names), re.IGNORECASE)
+    for part in PART_NAMES["en"]
+}
+# "69%", "69 percent", 百分之69; decimals such as 0.91 (score parts).
+_PERCENT_CLAIM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|％|\bper ?cent\b)|百分之(\d+)", re.IGNORECASE)
+_DECIMAL_CLAIM = re.compile(r"(?<![\d.])(\d\.\d+)(?![\d.])(?!\s*(?:%|％|bpm))", re.IGNORECASE)
+# A number is bound to the nearest label in its clause, this many characters away at most.
+_CLAUSE_END = re.compile(r"[,;:，；：。!?！？、/|\n]|\.(?!\d)")
+MAX_LABEL_GAP = 24
+# Words just before a mood word that negate it in the request ("not sad", 不悲伤, 没有悲伤).
+_NEGATED_BEFORE = re.compile(
+    r"(?:\b(?:not|no|never|without|nothing|less|avoid|skip|hate)\b(?:\s+(?:too|so|very|at all|really|a bit|that))?"
+    r"|n't(?:\s+(?:be|too|so|very))?|不要太|不太|不想|不要|不|没有|没|无|非|别太|别)\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Label:
+    start: int
+    end: int
+    kind: str  # "mood", "genre", "text", "audio", "part"
+    name: str
+
+
+def _labels(clause: str) -> list[_Label]:
+    found: list[_Label] = []
+    patterns = [("mood", m, p) for m, p in _MOOD_CLAIMS.items()] + [("genre", g, p) for g, p in _GENRE_LABELS.items()]
+    patterns += [("part", n, p) for n, p in _PART_LABELS.items()]
+    patterns += [("text", "text", _TEXT_SHARE_LABEL), ("audio", "audio", _AUDIO_SHARE_LABEL)]
+    for kind, name, pattern in patterns:
+        found += [_Label(m.start(), m.end(), kind, name) for m in pattern.finditer(clause)]
+    # Overlapping labels: the longer wins ("word match" is a score part, not the words' share).
+    kept: list[_Label] = []
+    for label in sorted(found, key=lambda x: x.start - x.end):
+        if not any(label.start < k.end and k.start < label.end for k in kept):
+            kept.append(label)
+    return kept
+
+
+def _bound_label(clause: str, start: int, end: int, labels: list[_Label]) -> _Label | None:
+    """The label nearest the number in its clause (before it on a tie), if close enough."""
+    best: tuple[int, int, _Label] | None = None
+    for label in labels:
+        if label.end <= start:
+            gap, side = start - label.end, 0
+        elif label.start >= end:
+            gap, side = label.start - end, 1
+        else:
+            continue
+        if gap <= MAX_LABEL_GAP and (best is None or (gap, side) < best[:2]):
+            best = (gap, side, label)
+    return best[2] if best else None
+
+
+def _share_of(label: _Label, facts: dict[str, Any]) -> int | None:
+    """The percentage the facts give the label's fact."""
+    if label.kind == "mood":
+        return facts.get("mood_shares", dict(facts["moods"])).get(label.name)
+    if label.kind == "genre":
+        return facts.get("genre_shares", dict(facts["genres"])).get(label.name)
+    if label.kind == "text":
+        return facts["text_weight"]
+    if label.kind == "audio":
+        return 100 - facts["text_weight"]
+    value = facts["parts"].get(label.name)
+    return None if value is None else pct(value)
+
+
+def _masked(sentence: str, facts: dict[str, Any]) -> str:
+    """The sentence with the title and artist blanked, so "Sad Song" labels no number."""
+    masked = sentence
+    for name in (facts.get("title", ""), facts.get("artist", "")):
+        if len(name) >= 2:
+            masked = re.sub(re.escape(name), lambda m: " " * len(m.group(0)), masked, flags=re.IGNORECASE)
+    return masked
+
+
+def _label_problems(sentence: str, facts: dict[str, Any]) -> list[str]:
+    """Every percentage (and score decimal) is its own label's value, when a label claims it."""
+    problems = []
+    masked = _masked(sentence, facts)
+    offset = 0
+    for clause in _CLAUSE_END.split(masked):
+        labels = _labels(clause)
+        for match in _PERCENT_CLAIM.finditer(clause):
+            number = float(match.group(1) or match.group(2))
+            label = _bound_label(clause, match.start(), match.end(), labels)
+            if label is None:
+                continue
+            share = _share_of(label, facts)
+            if share is None or round(number) != share or number != int(number):
+                said = sentence[offset + match.start() : offset + match.end()].strip()
+                what = "" if share is None else f", whose share is {share}%"
+                problems.append(f"'{said}' is said of {label.kind} '{label.name}'{what}")
+        for match in _DECIMAL_CLAIM.finditer(clause):
+            label = _bound_label(clause, match.start(), match.end(), labels)
+            if label is None:
+                continue
+            value = float(match.group(1))
+            if label.kind == "part":
+                true = facts["parts"].get(label.name)
+                ok = true is not None and abs(round(true, 2) - value) < 0.005
+                what = "" if true is None else f", whose value is {true:.2f}"
+            else:
+                share = _share_of(label, facts)
+                ok = share is not None and round(100 * value) == share
+                what = "" if share is None else f", whose share is {share}%"
+            if not ok:
+                problems.append(f"'{match.group(1)}' is said of {label.kind} '{label.name}'{what}")
+        offset += len(clause) + 1
+    return problems
+
+
+def moods_the_user_wrote(intent: Intent) -> set[str]:
+    """Moods the request names as wanted: not negated ("not sad", 不悲伤), not excluded, not zero in the target."""
+    wrote = set()
+    for text in (intent.text, intent.english):
+        negated = set(lexicon.mood_mentions(text)[1]) if text else set()
+        for mood, claim in _MOOD_CLAIMS.items():
+            for match in claim.finditer(text or ""):
+                if mood in negated or _NEGATED_BEFORE.search(text[max(0, match.start() - 16) : match.start()]):
+                    continue
+                wrote.add(mood)
+    excluded = set(getattr(intent, "exclude_moods", ()))
+    return {mood for mood in wrote if mood not in excluded and intent.emotion[mood] > 0}
+
+
+def grounding_problems(sentence: str, facts: dict[str, Any], intent: Intent) -> list[str]:
+    """Why a worded line is not true to the facts and the request (empty: it is grounded)."""
+    problems: list[str] = []
     numbers, words = allowed_tokens(facts, intent)
     request = f"{intent.text} {intent.english}"
     # A true number in the wrong place is still a false fact ("blues 89%" is not "89 bpm").
-    if any(int(bpm) != facts["tempo"] for bpm in _BPM.findall(sentence)):
-        return False
+    for bpm in _BPM.findall(sentence):
+        if int(bpm) != facts["tempo"]:
+            problems.append(f"'{bpm} bpm' but the track is {facts['tempo']} bpm")
     percentages = {p for _, p in facts["moods"] + facts["genres"]} | {facts["text_weight"], 100 - facts["text_weight"]}
-    if any(int(percent) not in percentages for percent in _PERCENT.findall(sentence)):
-        return False
+    for percent in _PERCENT.findall(sentence):
+        if int(percent) not in percentages:
+            problems.append(f"'{percent}%' is none of the track's stated percentages")
+    problems += _label_problems(sentence, facts)
+    # The claims below are about the track, not its name: "Sad Song" calls nothing sad.
+    claims = _masked(sentence, facts)
     # A tempo word of another class is false, unless it only echoes the request ("slow dance").
     true_class = tempo_class(facts["tempo"])
     for name, claim in _TEMPO_CLAIMS.items():
-        if name != true_class and claim.search(sentence) and not claim.search(request):
-            return False
+        found = claim.search(claims)
+        if name != true_class and found and not claim.search(request):
+            problems.append(f"'{found.group(0)}' calls it {name}, but {facts['tempo']} bpm is {true_class}")
+    shares = facts["mood_shares"]
     moods_allowed = (
         {mood for mood, _ in facts["moods"]}
-        | {mood for mood, share in facts["mood_shares"].items() if share >= CLAIMABLE_MOOD_SHARE}
-        | {mood for mood, claim in _MOOD_CLAIMS.items() if claim.search(request)}
+        | {mood for mood, share in shares.items() if share >= CLAIMABLE_MOOD_SHARE}
+        | moods_the_user_wrote(intent)
     )
-    if any(claim.search(sentence) for mood, claim in _MOOD_CLAIMS.items() if mood not in moods_allowed):
-        return False
+    for mood, claim in _MOOD_CLAIMS.items():
+        found = claim.search(claims)
+        if found and mood not in moods_allowed:
+            problems.append(
+                f"'{found.group(0)}' names {mood}, which the track barely has ({shares.get(mood, 0)}%) "
+                "and the user did not ask for"
+            )
     # An activity the request did not name is an invented fact about the request: the model
     # copied the example's "easy to read to" into replies for a barbecue or a breakup.
     asked = {*lexicon.context_mentions(request), intent.context}
-    if any(context not in asked for context in lexicon.context_mentions(sentence)):
-        return False
+    for context in lexicon.context_mentions(claims):
+        if context not in asked:
+            problems.append(f"it names an activity ({context}) the request did not")
     for number in _NUMBER.findall(sentence):
         if number not in numbers and number.rstrip("0").rstrip(".") not in numbers:
-            return False
+            problems.append(f"'{number}' is not in the facts or the request")
     for name in _NAME.findall(sentence):
         if all(part in _COMMON for part in name.split()):
             continue
         if name.lower() not in words and not all(part.lower() in words or part in _COMMON for part in name.split()):
-            return False
-    return True
+            problems.append(f"'{name}' is a name that is not in the facts or the request")
+    return list(dict.fromkeys(problems))
+
+
+def is_grounded(sentence: str, facts: dict[str, Any], intent: Intent) -> bool:
+    """Every number, capitalised name, mood and activity in the sentence comes from the facts or the request."""
+    return not grounding_problems(sentence, facts, intent)
 
 
 @dataclass

@@ -10,12 +10,14 @@ import pytest
 from agent.explain import (
     ExplanationStream,
     facts_line,
+    grounding_problems,
     is_grounded,
+    moods_the_user_wrote,
     stream_explanations,
     template_explanation,
     track_facts,
 )
-from moodtune.types import EmotionVector, Intent, ScoredTrack
+from moodtune.types import EmotionVector, Intent, ScoredTrack, StyleVector
 
 
 @pytest.fixture
@@ -174,3 +176,88 @@ def test_stream_lines_without_a_number(count, text, expected):
     for index, delta in splitter.feed("\n"):
         out[index] = out.get(index, "") + delta
     assert out == expected
+
+
+# -- every number bound to its own label ---------------------------------------------------
+@pytest.fixture
+def calm_69(track_factory):
+    """A track whose 69 % is calm (sad 12 %, happy 10 %, tense 9 %), jazz 80 %, blues 20 %."""
+    track = replace(
+        track_factory("t3", mood="calm", genre="jazz", title="Harbour Lights", tempo=84),
+        emotion=EmotionVector.from_mapping({"calm": 0.69, "sad": 0.12, "happy": 0.10, "tense": 0.09}),
+        style=StyleVector.from_mapping({"jazz": 0.8, "blues": 0.2}),
+    )
+    intent = Intent(emotion=EmotionVector.one_hot("calm"), text="calm music for a rainy drive", context="driving")
+    scored = ScoredTrack(track=track, parts={"emotion_match": 0.91, "style_match": 0.5}, total=1.3)
+    return track_facts(scored, intent), intent
+
+
+@pytest.mark.parametrize(("sentence", "grounded"), [
+    ("悲伤占69%的爵士，适合开车。", False),  # 69 is calm's share, not sad's
+    ("69% sad jazz for the drive.", False),
+    ("Sad (69%) jazz for the drive.", False),
+    ("平静占69%的爵士，适合开车。", True),
+    ("A 69% calm jazz piece for the drive.", True),
+    ("Calm (69%) with a touch of sadness at 12%.", True),
+    ("Jazz at 69% for the drive.", False),  # jazz is 80 %
+    ("爵士 80%、蓝调 20%，适合开车。", True),
+    ("Calm 69 percent, jazz 80 percent.", True),
+    ("百分之69的悲伤。", False),
+    ("Its mood match is 0.91.", True),
+    ("Its mood match is 0.50.", False),  # 0.50 is the style match
+    ("Mood read 100% from the audio.", True),  # no text weight: all from the audio
+    ("Mood read 60% from its words.", False),
+])
+def test_each_number_is_bound_to_its_own_label(calm_69, sentence, grounded):
+    data, intent = calm_69
+    assert is_grounded(sentence, data, intent) is grounded, grounding_problems(sentence, data, intent)
+
+
+def test_templates_pass_the_label_check_in_both_languages(calm_69):
+    data, intent = calm_69
+    for weight in (0, 50, 60):
+        for language in ("en", "zh"):
+            text = template_explanation({**data, "text_weight": weight}, language=language)
+            assert not grounding_problems(text, {**data, "text_weight": weight}, intent), text
+
+
+def test_a_title_with_a_mood_word_labels_no_number(track_factory):
+    track = track_factory("t4", mood="calm", genre="jazz", title="Sad Song", tempo=84)
+    intent = Intent(emotion=EmotionVector.one_hot("calm"), text="calm music")
+    data = track_facts(ScoredTrack(track=track, parts={}, total=0.0), intent)
+    calm = dict(data["moods"])["calm"]
+    assert is_grounded(f"Sad Song: {calm}% calm.", data, intent)
+
+
+def test_the_reason_names_the_label_and_its_true_share(calm_69):
+    data, intent = calm_69
+    problems = grounding_problems("悲伤占69%的爵士。", data, intent)
+    assert problems == ["'69%' is said of mood 'sad', whose share is 12%"]
+
+
+# -- a mood the user negated is no mood the user wrote -------------------------------------
+@pytest.mark.parametrize(("text", "emotion"), [
+    ("calm but not sad for a rainy drive", {"calm": 1.0}),
+    ("不悲伤的钢琴曲", {"calm": 1.0}),
+    ("不悲伤的钢琴曲", {"calm": 0.7, "sad": 0.3}),  # even if the target kept some sad, 不 negates it
+    ("没有悲伤的感觉，安静一点", {"calm": 0.8, "sad": 0.2}),
+    ("something sad for a rainy drive", {"calm": 1.0}),  # the target gives sad nothing (a lift)
+])
+def test_a_negated_mood_never_licenses_naming_it(facts, text, emotion):
+    data, _ = facts  # calm 82 %, every other mood 2-3 %
+    intent = Intent(emotion=EmotionVector.from_mapping(emotion), text=text, context="driving")
+    assert "sad" not in moods_the_user_wrote(intent)
+    assert not is_grounded("Calm jazz with a sad undertone.", data, intent)
+    assert not is_grounded("平静而带点悲伤的爵士。", data, intent)
+
+
+def test_an_excluded_mood_is_not_one_the_user_wrote():
+    intent = Intent(emotion=EmotionVector.from_mapping({"calm": 0.5, "sad": 0.5}), text="sad? no, calm", exclude_moods=("sad",))
+    assert "sad" not in moods_the_user_wrote(intent)
+
+
+def test_a_mood_the_user_asked_for_still_counts(facts):
+    data, _ = facts
+    intent = Intent(emotion=EmotionVector.one_hot("sad"), text="sad songs, not happy ones")
+    assert moods_the_user_wrote(intent) == {"sad"}
+    assert is_grounded("Calm rather than sad.", data, intent)
