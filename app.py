@@ -1,7 +1,11 @@
 """Gradio UI: chat with streamed replies and recommendation cards, clip upload, profile, review.
 
-Run with `moodtune serve` (UI at /, API at /api/v1 and /v1 on the same port), or
+Run with `moodtune serve` (UI at /, API at /api/v1 and /v1, MCP at /mcp on the same port), or
 `python app.py`. Analytics are off; it binds to 127.0.0.1 unless told otherwise.
+
+Every handler takes the user from the identity the gate gave the request (`api.security`):
+the browser keeps only its conversation id, and a conversation that belongs to someone else
+is never shown or continued. The Review tab and its handlers need a reviewer's identity.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import gradio as gr
 
 from agent.explain import GENRE_ZH, MOOD_ZH, PART_NAMES
 from agent.session import Moodtune
+from api.security import Credentials, Identity, identity_of
 from moodtune.config import Settings
 from moodtune.errors import MoodtuneError
 from moodtune.types import Reply
@@ -103,10 +108,18 @@ def review_html(reply: Reply) -> str:
             f"<span>{n.replace('_', ' ')}</span>{_bar(min(1.0, abs(v)), '#d0874a' if n == 'repetition' else '#4a7bd0')}<span>{v:.3f}</span>"
             for n, v in rec.scored.parts.items()
         )
+        facts = rec.explanation.facts
+        rejected = ""
+        if facts.get("llm_rejected_text"):
+            reasons = "; ".join(facts.get("llm_rejected_reasons", []))
+            rejected = (
+                f'<div class="mt-expl"><b>LLM (rejected):</b> {html.escape(facts["llm_rejected_text"])}'
+                f"<br><b>Why:</b> {html.escape(reasons)}</div>"
+            )
         rows.append(
             f'<div class="mt-card"><h4>{rec.rank}. {html.escape(rec.track.title)} — total {rec.scored.total:.3f}</h4>'
             f'<div class="mt-bars">{parts}</div><div class="mt-expl"><b>Template:</b> {html.escape(rec.explanation.template)}</div>'
-            f'<div class="mt-expl"><b>LLM:</b> {html.escape(rec.explanation.llm or "(not used)")}</div>'
+            f'<div class="mt-expl"><b>LLM:</b> {html.escape(rec.explanation.llm or "(not used)")}</div>{rejected}'
             f"{vector_bars(rec.track.emotion.as_dict(), reply.intent.emotion.as_dict())}</div>"
         )
     intent = reply.intent
@@ -119,14 +132,28 @@ def review_html(reply: Reply) -> str:
     return head + "".join(rows)
 
 
-def build_ui(agent: Moodtune) -> gr.Blocks:
+def who(request: gr.Request | None) -> Identity:
+    """The identity of a UI request; a Gradio error for one that did not pass the gate."""
+    try:
+        return identity_of(request)
+    except MoodtuneError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+NOT_A_REVIEWER = "The review log needs a reviewer's credential (sign in with MOODTUNE_REVIEWER_TOKEN)."
+
+
+def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
+    """The chat UI. `signed_in`: credentials are configured, so the page shows who you are and a sign-out link."""
     with gr.Blocks(title="Moodtune", analytics_enabled=False) as ui:
-        state = gr.BrowserState({"session_id": "", "user_id": "default"}, storage_key="moodtune")
+        # The browser keeps only its conversation id; the user is the request's identity.
+        state = gr.BrowserState({"session_id": ""}, storage_key="moodtune")
         last_reply = gr.State(None)
         gr.Markdown(
             "# Moodtune\nTell me what you'd like to hear, in English or 中文. Everything runs on this machine. "
             "Demo tracks are **synthetic renderings** of public-domain scores and generated grooves."
         )
+        whoami = gr.Markdown(elem_id="mt-whoami")
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(label="Conversation", height=300, elem_id="mt-chat")
             with gr.Row():
@@ -151,7 +178,11 @@ def build_ui(agent: Moodtune) -> gr.Blocks:
             with gr.Row():
                 refresh = gr.Button("Refresh")
                 reset = gr.Button("Reset my preferences", variant="stop")
-        with gr.Tab("Review"):
+            with gr.Row():
+                confirm_delete = gr.Checkbox(label="Yes, delete my feedback, profile and conversations", value=False)
+                delete = gr.Button("Delete all my data", variant="stop", elem_id="mt-delete")
+            delete_status = gr.Markdown()
+        with gr.Tab("Review", visible=False) as review_tab:
             sessions = gr.Dropdown(label="Session", choices=[])
             replies = gr.Dropdown(label="Reply", choices=[])
             review_view = gr.HTML()
@@ -163,10 +194,12 @@ def build_ui(agent: Moodtune) -> gr.Blocks:
             save_verdict = gr.Button("Record verdict")
             verdict_status = gr.Markdown()
 
-        def ensure_session(browser: dict) -> dict:
-            if not browser.get("session_id"):
-                browser = {**browser, "session_id": uuid.uuid4().hex[:12]}
-            return browser
+        def own_session(browser: dict | None, user_id: str) -> dict:
+            """The browser's conversation if it is this user's; a new one otherwise."""
+            session_id = str((browser or {}).get("session_id") or "")[:64]
+            if not session_id or agent.session_owner(session_id) not in (None, user_id):
+                session_id = uuid.uuid4().hex[:12]
+            return {"session_id": session_id}
 
         def history_messages(session_id: str) -> list[dict]:
             messages = []
@@ -175,25 +208,35 @@ def build_ui(agent: Moodtune) -> gr.Blocks:
                 messages.append({"role": "assistant", "content": reply.message})
             return messages
 
-        def on_load(browser: dict):
-            browser = ensure_session(browser or {})
+        def on_load(browser: dict, request: gr.Request):
+            identity = who(request)
+            browser = own_session(browser, identity.browser_user)
             history = agent.history(browser["session_id"])
             reply = history[-1] if history else None
-            return browser, history_messages(browser["session_id"]), reply, cards_html(reply), track_choices(reply)
+            signed = f"Signed in as **{identity.browser_user}** · [Sign out](/logout)" if signed_in else ""
+            return (
+                browser,
+                history_messages(browser["session_id"]),
+                reply,
+                cards_html(reply),
+                track_choices(reply),
+                gr.update(visible=identity.reviewer),
+                signed,
+                profile_html(agent.profile(identity.browser_user)),
+            )
 
         def track_choices(reply: Reply | None):
             choices = [(f"{r.rank}. {r.track.title}", r.track.id) for r in (reply.recommendations if reply else [])]
             return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
-        def on_send(text: str, clip_path: str | None, browser: dict, chat: list):
-            browser = ensure_session(browser)
+        def on_send(text: str, clip_path: str | None, browser: dict, chat: list, request: gr.Request):
+            user_id = who(request).browser_user
+            browser = own_session(browser, user_id)
             chat = [*(chat or []), {"role": "user", "content": text}]
             try:
                 wording: dict[int, str] = {}
                 reply = None
-                for event in agent.stream(
-                    text, user_id=browser["user_id"], session_id=browser["session_id"], clip_path=clip_path
-                ):
+                for event in agent.stream(text, user_id=user_id, session_id=browser["session_id"], clip_path=clip_path):
                     if event.kind == "reply":
                         reply = event.reply
                         chat = [*chat, {"role": "assistant", "content": reply.message}]
@@ -213,82 +256,116 @@ def build_ui(agent: Moodtune) -> gr.Blocks:
         message.submit(on_send, [message, clip, state, chatbot], outputs)
 
         def feedback(kind: str):
-            def handler(track_id: str | None, reply: Reply | None, browser: dict):
+            def handler(track_id: str | None, reply: Reply | None, request: gr.Request):
+                user_id = who(request).browser_user
                 if not track_id:
                     return "Pick a track first."
                 try:
-                    agent.feedback(
-                        user_id=browser["user_id"],
-                        track_id=track_id,
-                        kind=kind,
-                        reply_id=reply.reply_id if reply else None,
-                    )
+                    # The reply id links the thumb to what was shown, only if it was shown to this user.
+                    reply_id = reply.reply_id if reply is not None and reply.user_id == user_id else None
+                    agent.feedback(user_id=user_id, track_id=str(track_id)[:200], kind=kind, reply_id=reply_id)
+                    return f"Noted: {kind.replace('_', ' ')} for {agent.track(track_id).title}."
                 except MoodtuneError as exc:
                     return f"⚠ {exc}"
-                return f"Noted: {kind.replace('_', ' ')} for {agent.track(track_id).title}."
 
+            handler.__name__ = f"feedback_{kind}"
             return handler
 
         for button, kind in ((up, "up"), (down, "down"), (skip, "skip"), (more, "more_like_this")):
-            button.click(feedback(kind), [chosen, last_reply, state], [status])
+            button.click(feedback(kind), [chosen, last_reply], [status])
 
-        refresh.click(lambda browser: profile_html(agent.profile(browser["user_id"])), [state], [profile_view])
+        def show_profile(request: gr.Request):
+            return profile_html(agent.profile(who(request).browser_user))
 
-        def on_reset(browser: dict):
-            agent.reset_profile(browser["user_id"])
-            return profile_html(agent.profile(browser["user_id"]))
+        def on_reset(request: gr.Request):
+            user_id = who(request).browser_user
+            agent.reset_profile(user_id)
+            return profile_html(agent.profile(user_id))
 
-        reset.click(on_reset, [state], [profile_view])
+        def on_delete(confirmed: bool, request: gr.Request):
+            user_id = who(request).browser_user
+            if not confirmed:
+                return gr.update(), "Tick the box first: this cannot be undone.", gr.update(), gr.update(), False
+            try:
+                deleted = agent.delete_user(user_id)
+            except MoodtuneError as exc:
+                return gr.update(), f"⚠ {exc}", gr.update(), gr.update(), False
+            done = (
+                f"Deleted {deleted['feedback']} feedback rows, {deleted['replies']} logged replies and "
+                f"{deleted['conversations']} conversations."
+            )
+            return profile_html(agent.profile(user_id)), done, [], cards_html(None), False
 
-        def list_sessions():
+        refresh.click(show_profile, None, [profile_view])
+        reset.click(on_reset, None, [profile_view])
+        delete.click(on_delete, [confirm_delete], [profile_view, delete_status, chatbot, cards, confirm_delete])
+
+        def list_sessions(request: gr.Request):
+            if not who(request).reviewer:
+                raise gr.Error(NOT_A_REVIEWER)
             return gr.update(
                 choices=[
                     (f"{s['session_id']} ({s['replies']} replies)", s["session_id"]) for s in agent.review.sessions()
                 ]
             )
 
-        def list_replies(session_id: str | None):
+        def list_replies(session_id: str | None, request: gr.Request):
+            if not who(request).reviewer:
+                raise gr.Error(NOT_A_REVIEWER)
             found = agent.review.replies(session_id) if session_id else []
             return gr.update(choices=[(r.request[:60], r.reply_id) for r in found], value=None)
 
-        def show_reply(reply_id: str | None):
+        def show_reply(reply_id: str | None, request: gr.Request):
+            if not who(request).reviewer:
+                raise gr.Error(NOT_A_REVIEWER)
             if not reply_id:
                 return "", gr.update(choices=[])
-            reply = agent.review.reply(reply_id)
+            try:
+                reply = agent.review.reply(reply_id)
+            except MoodtuneError as exc:
+                return f"<p>⚠ {html.escape(str(exc))}</p>", gr.update(choices=[])
             return review_html(reply), gr.update(choices=[(r.track.title, r.track.id) for r in reply.recommendations])
 
-        def record(reply_id, track_id, faithful_value, fits_value, note_text):
+        def record(reply_id, track_id, faithful_value, fits_value, note_text, request: gr.Request):
+            identity = who(request)
+            if not identity.reviewer:
+                raise gr.Error(NOT_A_REVIEWER)
             if not reply_id:
                 return "Open a reply first."
-            agent.review.record_verdict(
-                reply_id,
-                track_id=track_id or None,
-                explanation_faithful=None if faithful_value is None else faithful_value == "faithful",
-                fits=None if fits_value is None else fits_value == "fits",
-                note=note_text or "",
-            )
+            try:
+                agent.review.record_verdict(
+                    reply_id,
+                    track_id=track_id or None,
+                    explanation_faithful=None if faithful_value is None else faithful_value == "faithful",
+                    fits=None if fits_value is None else fits_value == "fits",
+                    note=(note_text or "")[:2000],
+                    reviewer=identity.name,
+                )
+            except MoodtuneError as exc:
+                return f"⚠ {exc}"
             return "Verdict recorded."
 
         sessions.focus(list_sessions, None, [sessions])
         sessions.change(list_replies, [sessions], [replies])
         replies.change(show_reply, [replies], [review_view, verdict_track])
         save_verdict.click(record, [replies, verdict_track, faithful, fits, note], [verdict_status])
-        ui.load(on_load, [state], [state, chatbot, last_reply, cards, chosen])
-        ui.load(
-            lambda browser: profile_html(agent.profile((browser or {}).get("user_id", "default"))),
-            [state],
-            [profile_view],
-        )
+        ui.load(on_load, [state], [state, chatbot, last_reply, cards, chosen, review_tab, whoami, profile_view])
     return ui
 
 
 def create_server_app(settings: Settings, *, agent: Moodtune | None = None):
-    """FastAPI app serving the API under /api/v1 and /v1 and the Gradio UI at /."""
+    """FastAPI app serving the API under /api/v1 and /v1, MCP at /mcp and the Gradio UI at /.
+
+    All of it sits behind the one gate `create_app` puts in front of the app (api/security.py).
+    """
     from api.http import create_app
+    from api.mcp_server import mount_mcp
 
     agent = agent or Moodtune(settings)
     api = create_app(settings, agent=agent)
-    return gr.mount_gradio_app(api, build_ui(agent), path="/", css=CSS)
+    mount_mcp(api, settings, agent=agent)  # before the UI: the UI's mount at / takes every other path
+    ui = build_ui(agent, signed_in=Credentials(settings).required)
+    return gr.mount_gradio_app(api, ui, path="/", css=CSS, max_file_size=f"{settings.max_upload_mb}mb")
 
 
 if __name__ == "__main__":

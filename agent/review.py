@@ -2,7 +2,13 @@
 
 SQLite under MOODTUNE_HOME. A reply is stored whole (request, parsed intent, every candidate
 with its score parts, explanations, model and catalog versions) so a reviewer can see later
-exactly why a track ranked where it did, whatever has changed since.
+exactly why a track ranked where it did, whatever has changed since. An LLM wording that
+failed the grounding check is kept in the reply's facts (`llm_rejected_text`) with the reasons
+(`llm_rejected_reasons`), so a reviewer sees what was dropped and why.
+
+Deleting a user (`delete_user`) removes their replies; reviewers' verdicts on them stay,
+anonymised: the verdict, the reviewer and the time are kept, the note (which may quote the
+request) and the link to the request are not.
 """
 
 from __future__ import annotations
@@ -63,6 +69,25 @@ class ReviewLog:
         except sqlite3.OperationalError as exc:
             raise StorageError(f"logging the reply failed: {exc}", hint="free disk space under MOODTUNE_HOME") from exc
 
+    def session_owner(self, session_id: str) -> str | None:
+        """The user whose conversation this is, or None for a session never logged."""
+        with self._connect() as db:
+            row = db.execute("SELECT user_id FROM replies WHERE session_id=? LIMIT 1", (session_id,)).fetchone()
+        return row[0] if row else None
+
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Remove the user's replies; anonymise the verdicts on them. Returns the counts."""
+        try:
+            with self._lock, self._connect() as db:
+                anonymised = db.execute(
+                    "UPDATE verdicts SET note='' WHERE reply_id IN (SELECT reply_id FROM replies WHERE user_id=?)",
+                    (user_id,),
+                ).rowcount
+                replies = db.execute("DELETE FROM replies WHERE user_id=?", (user_id,)).rowcount
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"deleting from the review log failed: {exc}", hint="free disk space under MOODTUNE_HOME") from exc
+        return {"replies": replies, "verdicts_anonymised": anonymised}
+
     def sessions(self, *, limit: int = 200) -> list[dict]:
         with self._connect() as db:
             rows = db.execute(
@@ -113,26 +138,47 @@ class ReviewLog:
     def verdicts(self) -> list[dict]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT v.reply_id, v.track_id, v.explanation_faithful, v.fits, v.note, v.reviewer, v.created, r.request "
-                "FROM verdicts v JOIN replies r USING (reply_id) ORDER BY v.id"
+                "SELECT v.reply_id, v.track_id, v.explanation_faithful, v.fits, v.note, v.reviewer, v.created, "
+                "COALESCE(r.request, '') FROM verdicts v LEFT JOIN replies r USING (reply_id) ORDER BY v.id"
             ).fetchall()
         keys = ("reply_id", "track_id", "explanation_faithful", "fits", "note", "reviewer", "created", "request")
         return [dict(zip(keys, row)) for row in rows]
 
-    def export(self, jsonl_path: Path, csv_path: Path) -> dict:
-        """All replies (JSONL, one per line, with their verdicts) and all verdicts (CSV); returns a summary."""
-        verdicts = self.verdicts()
+    def _replies_with_verdicts(self, verdicts: list[dict]) -> list[dict]:
         by_reply: dict[str, list[dict]] = {}
         for verdict in verdicts:
             by_reply.setdefault(verdict["reply_id"], []).append(verdict)
         with self._connect() as db:
             rows = db.execute("SELECT reply_id, body FROM replies ORDER BY created").fetchall()
+        return [{**json.loads(body), "verdicts": by_reply.get(reply_id, [])} for reply_id, body in rows]
+
+    @staticmethod
+    def _summary(replies: list[dict], verdicts: list[dict]) -> dict:
+        def share(key: str) -> float | None:
+            judged = [v[key] for v in verdicts if v[key] is not None]
+            return round(sum(judged) / len(judged), 3) if judged else None
+
+        return {
+            "replies": len(replies),
+            "verdicts": len(verdicts),
+            "faithful_share": share("explanation_faithful"),
+            "fits_share": share("fits"),
+        }
+
+    def export_dict(self) -> dict:
+        """The export as one JSON object: a summary, every reply with its verdicts, every verdict."""
+        verdicts = self.verdicts()
+        replies = self._replies_with_verdicts(verdicts)
+        return {"summary": self._summary(replies, verdicts), "replies": replies, "verdicts": verdicts}
+
+    def export(self, jsonl_path: Path, csv_path: Path) -> dict:
+        """All replies (JSONL, one per line, with their verdicts) and all verdicts (CSV); returns a summary."""
+        verdicts = self.verdicts()
+        replies = self._replies_with_verdicts(verdicts)
         jsonl_path.parent.mkdir(parents=True, exist_ok=True)
         with open(jsonl_path, "w", encoding="utf-8") as out:
-            for reply_id, body in rows:
-                out.write(
-                    json.dumps({**json.loads(body), "verdicts": by_reply.get(reply_id, [])}, ensure_ascii=False) + "\n"
-                )
+            for reply in replies:
+                out.write(json.dumps(reply, ensure_ascii=False) + "\n")
         with open(csv_path, "w", newline="", encoding="utf-8") as out:
             writer = csv.DictWriter(
                 out,
@@ -150,14 +196,4 @@ class ReviewLog:
             writer.writeheader()
             for verdict in verdicts:
                 writer.writerow({k: verdict[k] for k in writer.fieldnames})
-
-        def share(key: str) -> float | None:
-            judged = [v[key] for v in verdicts if v[key] is not None]
-            return round(sum(judged) / len(judged), 3) if judged else None
-
-        return {
-            "replies": len(rows),
-            "verdicts": len(verdicts),
-            "faithful_share": share("explanation_faithful"),
-            "fits_share": share("fits"),
-        }
+        return self._summary(replies, verdicts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import statistics
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from agent.profile import ProfileStore
 from agent.rank import filters_for, lift_target, rank
 from catalog.store import CatalogStore
 from moodtune.config import Settings
-from moodtune.errors import InputError, MoodtuneError
+from moodtune.errors import InputError, MoodtuneError, PermissionDeniedError
 from moodtune.types import (
     TEMPO_CEILING_BPM,
     EmotionVector,
@@ -122,6 +123,7 @@ class Moodtune:
         self.store = store or CatalogStore.open(settings)
         self.profiles = ProfileStore(settings.profile_db)
         self.conversations: dict[str, Conversation] = {}
+        self._owners: dict[str, str] = {}  # session id -> the user whose conversation it is
         self._lock = threading.Lock()
         from agent.review import ReviewLog
 
@@ -281,7 +283,9 @@ class Moodtune:
         explain_top: int = 5,
     ) -> Iterator[ReplyEvent]:
         """The ranked list first (template explanations), then the LLM's wording as it streams."""
+        text = validate_message(text)
         session_id = session_id or uuid.uuid4().hex[:12]
+        self._claim_session(session_id, user_id)
         reply, facts = self._rank_turn(text, user_id=user_id, session_id=session_id, k=k, clip_path=clip_path)
         yield ReplyEvent(kind="reply", reply=reply)
         worded: dict[int, str] = {}
@@ -295,14 +299,16 @@ class Moodtune:
         recommendations = []
         for i, rec in enumerate(reply.recommendations):
             wording = worded.get(i, "").strip()
-            grounded = bool(wording) and explain.is_grounded(wording, rec.explanation.facts, reply.intent)
+            problems = explain.grounding_problems(wording, rec.explanation.facts, reply.intent) if wording else []
+            grounded = bool(wording) and not problems
+            rejected = {"llm_rejected_text": wording, "llm_rejected_reasons": problems} if problems else {}
             recommendations.append(
                 replace(
                     rec,
                     explanation=replace(
                         rec.explanation,
                         llm=wording if grounded else "",
-                        facts={**rec.explanation.facts, "llm_rejected": bool(wording) and not grounded},
+                        facts={**rec.explanation.facts, "llm_rejected": bool(problems), **rejected},
                     ),
                 )
             )
@@ -348,6 +354,39 @@ class Moodtune:
     def reset_profile(self, user_id: str) -> None:
         self.profiles.reset(user_id)
 
+    def session_owner(self, session_id: str) -> str | None:
+        """The user whose conversation this session is (None: a new session)."""
+        with self._lock:
+            owner = self._owners.get(session_id)
+        return owner or self.review.session_owner(session_id)
+
+    def _claim_session(self, session_id: str, user_id: str) -> None:
+        """A conversation belongs to the user who started it; another user may not continue or read it."""
+        owner = self.session_owner(session_id)
+        if owner is not None and owner != user_id:
+            raise PermissionDeniedError(
+                "this conversation belongs to another user", hint="start a new one (leave session_id out)"
+            )
+        with self._lock:
+            self._owners.setdefault(session_id, user_id)
+
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Remove everything stored about a user: feedback (so the profile), logged replies, live conversations.
+
+        Reviewers' verdicts on the user's replies stay, anonymised (see ReviewLog.delete_user).
+        """
+        feedback = self.profiles.reset(user_id)
+        review = self.review.delete_user(user_id)
+        with self._lock:
+            sessions = {sid for sid, owner in self._owners.items() if owner == user_id}
+            sessions |= {
+                sid for sid, c in self.conversations.items() if any(r.user_id == user_id for r in c.replies)
+            }
+            for sid in sessions:
+                self.conversations.pop(sid, None)
+                self._owners.pop(sid, None)
+        return {"feedback": feedback, **review, "conversations": len(sessions)}
+
     def track(self, track_id: str) -> Track:
         return self.store.get_one(track_id)
 
@@ -364,6 +403,26 @@ class Moodtune:
             "style": STYLE_VERSION,
             "catalog": self.store.version(),
         }
+
+
+# A message that is mostly these is binary data, not a request.
+_NOT_TEXT = {"Cc", "Cs", "Co", "Cn"}
+
+
+def validate_message(text: str) -> str:
+    """A message every face (UI, HTTP, MCP, terminal) may pass on: text, not bytes.
+
+    InputError for a message that is not valid Unicode (lone surrogates: bytes that were not
+    UTF-8) or is mostly control or undecodable characters; other control characters become spaces.
+    """
+    if not isinstance(text, str):
+        raise InputError("the message must be text", hint="send the request as a string")
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise InputError("your message is not valid UTF-8 text", hint="send it as UTF-8")
+    odd = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) in _NOT_TEXT and ch not in "\t\n\r"))
+    if text and odd > max(3, len(text) // 4):
+        raise InputError("your message looks like binary data, not words", hint="tell me what you'd like to hear")
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
 def validate_user_id(user_id: str) -> str:

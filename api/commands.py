@@ -1,4 +1,4 @@
-"""CLI commands of the integrations: serve (UI + HTTP API), mcp, review export."""
+"""CLI commands of the integrations: serve (UI + HTTP API + MCP), mcp, review export, user delete."""
 
 from __future__ import annotations
 
@@ -27,17 +27,49 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         agent.warm_up()
     except MoodtuneError as exc:  # serve anyway: each request then reports the problem and its fix
         print(f"warning: {exc}", flush=True)
+    from api.security import Credentials
+
+    signed = "every request needs a token; browsers sign in at /login" if Credentials(settings).required else "this machine only"
     print(
-        f"Moodtune at http://{settings.host}:{settings.port}/  (API: /api/v1, OpenAI-compatible: /v1/chat/completions, docs: /docs)"
+        f"Moodtune at http://{settings.host}:{settings.port}/  (API: /api/v1, OpenAI-compatible: /v1/chat/completions, "
+        f"MCP: /mcp, docs: /docs; {signed})"
     )
     uvicorn.run(create_server_app(settings, agent=agent), host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 
 def _mcp(args: argparse.Namespace, settings: Settings) -> int:
-    from api.mcp_server import build_mcp_server
+    if args.transport == "stdio":
+        from api.mcp_server import build_mcp_server
 
-    build_mcp_server(settings).run(transport=args.transport)
+        build_mcp_server(settings).run(transport="stdio")
+        return 0
+    import uvicorn
+
+    from api.http import check_binding
+    from api.mcp_server import mcp_http_app
+
+    # The same rule as `serve`: beyond localhost only with a token, and every request passes the gate.
+    settings = replace(settings, host=args.host or settings.host, port=args.port or MCP_HTTP_PORT)
+    check_binding(settings)
+    print(f"Moodtune MCP at http://{settings.host}:{settings.port}/mcp", flush=True)
+    uvicorn.run(mcp_http_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+MCP_HTTP_PORT = 8000
+
+
+def _user_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.profile import ProfileStore
+    from agent.review import ReviewLog
+    from agent.session import validate_user_id
+
+    user_id = validate_user_id(args.user)
+    # The files directly (no catalog or model needed); a running server forgets the user's
+    # live conversations only through DELETE /api/v1/users/{user} or the Profile tab.
+    deleted = {"feedback": ProfileStore(settings.profile_db).reset(user_id), **ReviewLog(settings).delete_user(user_id)}
+    print(json.dumps({"user": user_id, "deleted": deleted}, indent=2))
     return 0
 
 
@@ -56,6 +88,15 @@ def register(cli: CommandLine) -> None:
     parser.add_argument("--port", type=int)
     parser = cli.add("mcp", help="serve the tools and recommend over MCP (for assistant apps)", handler=_mcp)
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    parser.add_argument("--host", help="streamable-http bind address; beyond localhost needs a token")
+    parser.add_argument("--port", type=int, help=f"streamable-http port (default {MCP_HTTP_PORT})")
+    parser = cli.add(
+        "delete",
+        group="user",
+        help="delete a user's feedback, profile and logged replies (reviewers' verdicts stay, anonymised)",
+        handler=_user_delete,
+    )
+    parser.add_argument("user", help="the user id")
     parser = cli.add(
         "export",
         group="review",

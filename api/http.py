@@ -1,5 +1,7 @@
 """HTTP API for chat-bot integrations: REST under /api/v1 and an OpenAI-compatible /v1/chat/completions.
 
+Every request passes `api.security.Gate` first (credentials, body size); each route takes the
+user it acts for from the request's identity (`Identity.user`), never from the body alone.
 One `Moodtune` agent (one LLM) serves every request. Turns that need the LLM pass through a
 FIFO gate: one at a time, in arrival order, at most `settings.max_queue` waiting; past that a
 request gets 503 "busy" at once rather than an unbounded wait. Feedback and reads skip the gate.
@@ -8,25 +10,26 @@ request gets 503 "busy" at once rather than an unbounded wait. Feedback and read
 from __future__ import annotations
 
 import collections
-import hmac
 import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from agent.session import Moodtune, validate_user_id
+from agent.session import Moodtune
+from api.security import Credentials, Gate, identity_of, is_loopback_host
 from moodtune.config import Settings
-from moodtune.errors import BusyError, InputError, MoodtuneError
+from moodtune.errors import BusyError, InputError, MoodtuneError, NotFoundError
 from moodtune.serialize import reply_to_dict, track_to_dict
 
-MAX_BODY_BYTES = 64 * 1024
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+MAX_TRACK_ID_CHARS = 200
 
 
 class FairGate:
@@ -61,9 +64,12 @@ class FairGate:
 
 
 class RecommendBody(BaseModel):
+    # REST bodies name only known fields: a misspelt one is a 422, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(max_length=20_000)
-    user_id: str = "default"
-    session_id: str | None = None
+    user_id: str | None = Field(default=None, description="omit with a user's own token; default: 'default'")
+    session_id: str | None = Field(default=None, max_length=64)
     k: int = Field(default=10, ge=1, le=50)
     # The LLM's wording costs ~2 s a track here and requests queue for the one model: a bot
     # that shows only the list asks for 0 and gets the template explanations in ~2 s.
@@ -71,12 +77,15 @@ class RecommendBody(BaseModel):
 
 
 class FeedbackBody(BaseModel):
-    user_id: str = "default"
-    track_id: str
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = None
+    track_id: str = Field(max_length=MAX_TRACK_ID_CHARS)
     kind: Literal["up", "down", "skip", "more_like_this"]
-    reply_id: str | None = None
+    reply_id: str | None = Field(default=None, max_length=64)
 
 
+# OpenAI clients send many fields Moodtune does not use (temperature, top_p, ...): ignored here.
 class ChatMessage(BaseModel):
     role: str
     content: str | list | None = None
@@ -99,47 +108,62 @@ def reply_text(reply) -> str:
     return "\n".join(lines)
 
 
+def track_path(agent: Moodtune, track_id: str) -> Path:
+    """The audio file of a catalog track; NotFoundError when the id or the file is not there."""
+    path = Path(agent.track(checked_track_id(track_id)).path)
+    if not path.is_file():
+        raise NotFoundError(f"the audio file of track {track_id!r} is missing", hint="re-run `moodtune ingest` on its folder")
+    return path
+
+
+def checked_track_id(track_id: str) -> str:
+    if not track_id or len(track_id) > MAX_TRACK_ID_CHARS or not track_id.isprintable():
+        raise InputError(f"track ids are 1-{MAX_TRACK_ID_CHARS} printable characters", hint="use an id from /api/v1/tracks")
+    return track_id
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    # FastAPI's own 422 echoes every bad input back, a 20,000-character text included.
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(problems)
+
+
 def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
+    Credentials(settings)  # a malformed or short token is a ConfigError now, not at the first request
     agent = agent or Moodtune(settings)
     gate = FairGate(settings.max_queue)
     app = FastAPI(title="Moodtune API", version="1", description="Local-first conversational music recommendations.")
     app.state.agent = agent
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        path = request.url.path
-        if path.startswith(("/api/", "/v1/")):
-            if settings.api_token:
-                supplied = request.headers.get("authorization", "")
-                if not hmac.compare_digest(supplied.encode(), f"Bearer {settings.api_token}".encode()):
-                    return JSONResponse(
-                        {"error": "Unauthorized", "message": "missing or wrong bearer token"}, status_code=401
-                    )
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-                return JSONResponse(
-                    {"error": "PayloadTooLarge", "message": f"bodies are limited to {MAX_BODY_BYTES} bytes"},
-                    status_code=413,
-                )
-        return await call_next(request)
+    # One gate in front of the whole app: routes, docs, and whatever is mounted later (the UI, MCP).
+    app.add_middleware(Gate, settings=settings)
 
     @app.exception_handler(MoodtuneError)
     async def moodtune_error(request: Request, exc: MoodtuneError):
         return JSONResponse(exc.to_dict(), status_code=exc.http_status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        return JSONResponse(
+            {"error": "InvalidRequest", "message": _validation_message(exc), "hint": "see /docs for the request bodies"},
+            status_code=422,
+        )
+
     @app.post("/api/v1/recommend")
-    def recommend(body: RecommendBody) -> dict:
-        validate_user_id(body.user_id)
+    def recommend(body: RecommendBody, request: Request) -> dict:
+        user_id = identity_of(request).user(body.user_id)
         with gate:
             reply = agent.recommend(
-                body.text, user_id=body.user_id, session_id=body.session_id, k=body.k, explain_top=body.explain
+                body.text, user_id=user_id, session_id=body.session_id, k=body.k, explain_top=body.explain
             )
         return reply_to_dict(reply, with_candidates=False)
 
     @app.post("/api/v1/feedback")
-    def feedback(body: FeedbackBody) -> dict:
-        validate_user_id(body.user_id)
-        agent.feedback(user_id=body.user_id, track_id=body.track_id, kind=body.kind, reply_id=body.reply_id)
+    def feedback(body: FeedbackBody, request: Request) -> dict:
+        user_id = identity_of(request).user(body.user_id)
+        agent.feedback(user_id=user_id, track_id=checked_track_id(body.track_id), kind=body.kind, reply_id=body.reply_id)
         return {"ok": True}
 
     @app.get("/api/v1/tracks")
@@ -150,31 +174,42 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
 
     @app.get("/api/v1/tracks/{track_id}")
     def track(track_id: str) -> dict:
-        return track_to_dict(agent.track(track_id))
+        return track_to_dict(agent.track(checked_track_id(track_id)))
 
     @app.get("/api/v1/tracks/{track_id}/audio")
     def audio(track_id: str):
-        return FileResponse(agent.track(track_id).path)
+        return FileResponse(track_path(agent, track_id))
 
     @app.get("/api/v1/profile/{user_id}")
-    def profile(user_id: str) -> dict:
-        return agent.profile(validate_user_id(user_id))
+    def profile(user_id: str, request: Request) -> dict:
+        return agent.profile(identity_of(request).user(user_id))
 
     @app.delete("/api/v1/profile/{user_id}")
-    def reset_profile(user_id: str) -> dict:
-        agent.reset_profile(validate_user_id(user_id))
+    def reset_profile(user_id: str, request: Request) -> dict:
+        agent.reset_profile(identity_of(request).user(user_id))
         return {"ok": True}
+
+    @app.delete("/api/v1/users/{user_id}")
+    def delete_user(user_id: str, request: Request) -> dict:
+        """Everything stored about the user: feedback, profile, logged replies and live conversations."""
+        return {"ok": True, "deleted": agent.delete_user(identity_of(request).user(user_id))}
+
+    @app.get("/api/v1/review/export")
+    def review_export(request: Request) -> dict:
+        """Every logged reply and every verdict (the reviewer's credential, or this machine without tokens)."""
+        identity_of(request).require_reviewer()
+        return agent.review.export_dict()
 
     @app.get("/v1/models")
     def models() -> dict:
         return {"object": "list", "data": [{"id": "moodtune", "object": "model", "owned_by": "local"}]}
 
     @app.post("/v1/chat/completions")
-    def chat(body: ChatBody):
+    def chat(body: ChatBody, request: Request):
         user_messages = [m for m in body.messages if m.role == "user" and isinstance(m.content, str)]
         if not user_messages:
             raise InputError("no user message with text content", hint="send messages=[{role: 'user', content: '...'}]")
-        user_id = validate_user_id(body.user or "default")
+        user_id = identity_of(request).user(body.user)
         # The conversation's first message identifies it, so follow-ups refine the same session.
         session_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{user_id}:{user_messages[0].content}").hex[:16]
         text = user_messages[-1].content
@@ -232,8 +267,8 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
 
 
 def check_binding(settings: Settings) -> None:
-    """Refuse to listen beyond this machine without a token."""
-    if settings.host not in LOCAL_HOSTS and not settings.api_token:
+    """Refuse to listen beyond this machine without a credential."""
+    if not is_loopback_host(settings.host) and not Credentials(settings).required:
         raise InputError(
             f"binding to {settings.host} exposes Moodtune beyond this machine",
             hint="set MOODTUNE_API_TOKEN (clients send 'Authorization: Bearer <token>') or bind to 127.0.0.1",

@@ -34,6 +34,7 @@ GROUPS = {
     "bench": "run a benchmark; figures go to bench/results/",
     "catalog": "inspect the catalog",
     "review": "explainability review: export logged replies and verdicts",
+    "user": "a user's stored data",
 }
 
 
@@ -84,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  fix: {exc.hint}", file=sys.stderr)
+        return 2
+    except UnicodeError:  # bytes that are not UTF-8 on stdin, or printed where they cannot be encoded
+        print("error: the input is not valid UTF-8 text", file=sys.stderr)
+        print("  fix: send the request as UTF-8 (e.g. check the terminal's or the file's encoding)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was kept", file=sys.stderr)

@@ -56,7 +56,18 @@ class Settings:
     llm_seed: int = 0
     host: str = "127.0.0.1"
     port: int = 7860
-    api_token: str | None = None  # required when binding beyond localhost
+    # Credentials (see api/security.py and the README's Security section). With any of them
+    # set, every request needs one, from loopback too; with none, only this machine is served.
+    # The owner's token: may act for any user id a request names (a chat bot serving many).
+    api_token: str | None = field(default=None, repr=False)
+    # Tokens scoped to one user each: "token:user_id,token:user_id". A scoped token acts only
+    # as its user; a browser signed in with it sees only that user's conversations and profile.
+    api_tokens: str | None = field(default=None, repr=False)
+    # The reviewer's token: the Review tab and the review export over HTTP (user "reviewer").
+    reviewer_token: str | None = field(default=None, repr=False)
+    session_days: int = 30  # how long a browser's sign-in cookie lasts
+    max_body_kb: int = 128  # request bodies beyond this get 413 (uploads: max_upload_mb)
+    max_upload_mb: int = 50  # audio clips uploaded in the UI
     max_message_chars: int = 2000  # longer messages are cut (with a note), never sent whole to the LLM
     max_queue: int = 8  # requests waiting for the shared LLM before "busy"
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
@@ -79,6 +90,11 @@ class Settings:
         "MOODTUNE_HOST": "host",
         "MOODTUNE_PORT": "port",
         "MOODTUNE_API_TOKEN": "api_token",
+        "MOODTUNE_API_TOKENS": "api_tokens",
+        "MOODTUNE_REVIEWER_TOKEN": "reviewer_token",
+        "MOODTUNE_SESSION_DAYS": "session_days",
+        "MOODTUNE_MAX_BODY_KB": "max_body_kb",
+        "MOODTUNE_MAX_UPLOAD_MB": "max_upload_mb",
         "MOODTUNE_WORKERS": "workers",
         "MOODTUNE_LOG_LEVEL": "log_level",
     }
@@ -111,6 +127,25 @@ class Settings:
                 env = next((e for e, f in self.ENV.items() if f == name), name)
                 raise ConfigError(f"{env}={value!r} is not a valid {kind}", hint="fix or unset it") from exc
         return replace(self, **coerced)
+
+    @property
+    def scoped_tokens(self) -> dict[str, str]:
+        """MOODTUNE_API_TOKENS read as token -> user id; ConfigError for a malformed entry."""
+        tokens: dict[str, str] = {}
+        for entry in (self.api_tokens or "").split(","):
+            if not entry.strip():
+                continue
+            token, sep, user_id = entry.strip().rpartition(":")
+            if not sep or not token or not user_id:
+                # The entry is a secret: say where it is, never what it is.
+                raise ConfigError(
+                    f"MOODTUNE_API_TOKENS entry {len(tokens) + 1} is not 'token:user_id'",
+                    hint="write MOODTUNE_API_TOKENS='token1:ana,token2:ben'",
+                )
+            if token in tokens:
+                raise ConfigError(f"MOODTUNE_API_TOKENS gives one token to two users ({tokens[token]}, {user_id})")
+            tokens[token] = user_id
+        return tokens
 
     # Paths under home. Creating them is the caller's job (see `ensure_dirs`).
     @property

@@ -41,6 +41,12 @@ class NotFoundError(InputError):
     http_status = 404
 
 
+class PermissionDeniedError(InputError):
+    """The caller is signed in but may not do this (another user's data, the review log)."""
+
+    http_status = 403
+
+
 class ModelMissingError(MoodtuneError):
     """A model or artefact file is not where it should be."""
 

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -56,9 +57,39 @@ def demo_agent(settings, track_factory, fake_llm, tmp_path):
     return Moodtune(settings, llm=fake_llm(answer, "1. Calm and soft.\n2. Gentle.\n"), store=store)
 
 
+OWNER_TOKEN = "owner-s3cret-token-0123"
+ANA_TOKEN = "ana-s3cret-token-456789"
+BEN_TOKEN = "ben-s3cret-token-abcdef"
+REVIEWER_TOKEN = "reviewer-s3cret-token-42"
+
+
+@pytest.fixture
+def tokens():
+    """The test credentials, and `tokens.header(token)` for the Authorization header."""
+    return SimpleNamespace(
+        owner=OWNER_TOKEN,
+        ana=ANA_TOKEN,
+        ben=BEN_TOKEN,
+        reviewer=REVIEWER_TOKEN,
+        header=lambda token: {"authorization": f"Bearer {token}"},
+    )
+
+
 @pytest.fixture
 def with_token(settings):
-    return replace(settings, api_token="s3cret", host="0.0.0.0")
+    return replace(settings, api_token=OWNER_TOKEN, host="0.0.0.0")
+
+
+@pytest.fixture
+def secured(settings):
+    """Every kind of credential: the owner's, two users' own, the reviewer's; bound beyond localhost."""
+    return replace(
+        settings,
+        api_token=OWNER_TOKEN,
+        api_tokens=f"{ANA_TOKEN}:ana,{BEN_TOKEN}:ben",
+        reviewer_token=REVIEWER_TOKEN,
+        host="0.0.0.0",
+    )
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import pytest
 from api.http import FairGate, check_binding, create_app
 from moodtune.errors import BusyError, InputError
 
+OWNER_TOKEN = "owner-s3cret-token-0123"  # the `with_token` fixture's (tests/api/conftest.py)
+
 
 def test_recommend_feedback_profile_round_trip(settings, demo_agent, serve, client):
     base = serve(create_app(settings, agent=demo_agent))
@@ -44,7 +46,8 @@ def test_audio_is_served(settings, demo_agent, serve, client):
     ("post", "/api/v1/feedback", {"user_id": "u", "track_id": "t1", "kind": "love"}, 422),
     ("get", "/api/v1/tracks/nope", None, 404),
     ("post", "/api/v1/recommend", {"text": "   "}, 400),
-    ("post", "/api/v1/recommend", {"text": "x" * 70_000}, 413),
+    ("post", "/api/v1/recommend", {"text": "x" * 200_000}, 413),
+    ("post", "/api/v1/recommend", {"text": "x" * 20_001}, 422),
     ("post", "/v1/chat/completions", {"messages": []}, 400),
 ])
 def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(settings, demo_agent, serve, client, method, path, body, status):
@@ -60,13 +63,14 @@ def test_malformed_json_is_a_4xx(settings, demo_agent, serve, client):
     assert response.status_code == 422
 
 
-@pytest.mark.parametrize(("header", "status"), [(None, 401), ("Bearer wrong", 401), ("Bearer s3cret", 200)])
+@pytest.mark.parametrize(("header", "status"), [(None, 401), ("Bearer wrong", 401), (f"Bearer {OWNER_TOKEN}", 200)])
 def test_token_is_required_beyond_localhost(with_token, demo_agent, serve, client, header, status):
     base = serve(create_app(with_token, agent=demo_agent))
     response = client.get(f"{base}/api/v1/tracks", headers={"authorization": header} if header else {})
     assert response.status_code == status
     if status == 401:
-        assert set(response.json()) == {"error", "message"}
+        assert set(response.json()) == {"error", "message", "hint"}
+        assert OWNER_TOKEN not in response.text
 
 
 def test_binding_beyond_localhost_without_token_is_refused(settings):
