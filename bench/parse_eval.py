@@ -96,18 +96,27 @@ def score(intent: Intent, expect: dict) -> dict[str, bool]:
 
 
 class CachingLLM:
-    """The real model, with its raw JSON answers remembered by prompt (for re-scoring code changes)."""
+    """The real model, with its raw JSON answers remembered by prompt (for re-scoring code changes).
 
-    def __init__(self, llm: LocalLLM, cache: dict[str, Any], *, use_cache: bool) -> None:
+    Without a model (`llm=None`) it answers from the cache alone and counts the prompts it has
+    not seen (answered with no reading), for re-scoring without running the model.
+    """
+
+    def __init__(self, llm: LocalLLM | None, cache: dict[str, Any], *, use_cache: bool = True) -> None:
         self.llm, self.cache, self.use_cache = llm, cache, use_cache
-        self.name = llm.name
+        self.name = llm.name if llm else "cache"
         self.last: dict[str, Any] = {}
+        self.misses = 0
 
     def generate_json(self, messages, *, schema, max_tokens):
         key = hashlib.sha256(json.dumps([messages, schema], ensure_ascii=False).encode()).hexdigest()
-        if self.use_cache and key in self.cache:
+        if (self.use_cache or self.llm is None) and key in self.cache:
             self.last = {"cached": True}
             return dict(self.cache[key])
+        if self.llm is None:
+            self.misses += 1
+            self.last = {"cached": True}
+            return {"m": []}
         start = time.perf_counter()
         value = self.llm.generate_json(messages, schema=schema, max_tokens=max_tokens)
         self.last = {
@@ -173,6 +182,7 @@ def evaluate(lines: list[dict], *, llm: CachingLLM, settings: Settings, bank: Ex
                 "exclude_moods": list(intent.exclude_moods),
                 "context": intent.context,
                 "follow_up": intent.follow_up,
+                "english": intent.english if intent.language == "zh" else "",
             }
         )
     timed = [r["seconds"] for r in rows if r["seconds"] is not None]

@@ -183,3 +183,57 @@ def test_real_model_parse_contract(settings, text, expect, real_llm_path):
         assert intent.style is not None and intent.style[expect["genre"]] > 0
     if "language" in expect:
         assert intent.language == expect["language"] and intent.english and intent.english.isascii()
+
+
+# The misses real people's requests exposed (issue 15), read by the real model.
+REAL_MISSES = [
+    ("hi, id like some heavy metal to work out to", {"top": {"energetic", "angry"}, "genre": "metal"}),
+    ("Country music to get ready for a hoedown", {"top": {"happy", "energetic"}, "genre": "country"}),
+    ("some funky music to get me groovin", {"term": "funk"}),
+    ("an urbano and reggaetón playlist", {"term": "reggaeton"}),
+    ("I don't know if I am PSY's biggest fan. Something by GOT7?", {"artists": ["GOT7"], "excluded": ["PSY"]}),
+    ("a slower song to end the workout", {"no_named_style": True}),
+    ("想听点安静但不悲伤的歌", {"top": {"calm"}, "zero": "sad"}),
+]
+
+
+@pytest.mark.llm
+@pytest.mark.parametrize(("text", "expect"), REAL_MISSES)
+def test_real_model_reads_real_requests(settings, text, expect, real_llm_path):
+    from dataclasses import replace
+
+    intent = parse_request(text, settings=replace(settings, llm_path=real_llm_path))
+    if "top" in expect:
+        assert intent.emotion.top in expect["top"]
+    if "genre" in expect:
+        assert intent.style is not None and intent.style[expect["genre"]] > 0 and not intent.style_inferred
+    if "term" in expect:
+        assert expect["term"] in intent.genre_terms
+    if "artists" in expect:
+        assert list(intent.artists) == expect["artists"] and list(intent.exclude_artists) == expect["excluded"]
+    if expect.get("no_named_style"):
+        assert intent.style is None or intent.style_inferred
+    if "zero" in expect:
+        assert intent.emotion[expect["zero"]] == 0
+
+
+@pytest.mark.llm
+def test_real_model_follows_a_conversation(settings, real_llm_path):
+    """A disliked artist and a 'too upbeat' follow-up, each read against the turn before it."""
+    from dataclasses import replace
+
+    from moodtune.types import Turn
+
+    settings = replace(settings, llm_path=real_llm_path)
+    first = parse_request("Some chill electronic music for studying, like Bonobo", settings=settings)
+    history = [Turn(user=first.text, shown="Kerala by Bonobo, Ten Tigers by Portico Quartet, Lazy Afternoon by Doctor Flake")]
+    second = parse_request(
+        "I don't like any of the suggestions by Doctor Flake or Portico Quartet, too jazzy",
+        previous=first, history=history, settings=settings,
+    )
+    assert {"Doctor Flake", "Portico Quartet"} <= set(second.exclude_artists)
+    assert "jazz" in second.exclude_genres and second.follow_up
+    history.append(Turn(user=second.text, shown="Cirrus by Bonobo, Porcelain by Moby"))
+    third = parse_request("They seem a little too upbeat for me, could I get something softer", previous=second, history=history, settings=settings)
+    assert third.follow_up and third.arousal < second.arousal
+    assert {"Doctor Flake", "Portico Quartet"} <= set(third.exclude_artists)
