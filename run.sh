@@ -22,7 +22,7 @@ install() {
   CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install -q "llama-cpp-python>=0.3"
   # tinysoundfont's only dependency, pyaudio, is for live playback, which Moodtune never does.
   "$VENV/bin/pip" install -q --no-deps tinysoundfont
-  "$VENV/bin/pip" install -q -e ".[test,llm]"
+  "$VENV/bin/pip" install -q -e ".[test,llm,servers]"
   echo "$want" > "$stamp"
 }
 
@@ -36,6 +36,15 @@ browser() {
   $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji >/dev/null
 }
 
+servers() {
+  # The Subsonic/MPD tests start a real MPD (Debian's package) with their own config on loopback.
+  if command -v mpd >/dev/null || [[ -x /usr/bin/mpd ]]; then return; fi
+  echo "== installing MPD for the music-server tests"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mpd >/dev/null
+}
+
 case "${1:-up}" in
   up)
     install
@@ -45,7 +54,8 @@ case "${1:-up}" in
   test)
     install
     browser
-    export MOODTUNE_REQUIRE_BROWSER=1
+    servers
+    export MOODTUNE_REQUIRE_BROWSER=1 MOODTUNE_REQUIRE_SERVERS=1
     "$VENV/bin/ruff" check .
     # The tests that use the real LLM find it here; everything else uses temporary homes.
     "$VENV/bin/moodtune" --home "$TEST_HOME" setup --no-demo

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from catalog import server_commands
 from moodtune.cli import CommandLine
 from moodtune.config import Settings
 from moodtune.errors import MoodtuneError
@@ -41,6 +42,7 @@ def _recommend(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(reply_to_dict(reply, with_candidates=False), ensure_ascii=False, indent=2))
     else:
         print_reply(reply)
+    server_commands.deliver_reply(args, settings, reply)
     return 0
 
 
@@ -106,6 +108,7 @@ def register(cli: CommandLine) -> None:
     parser.add_argument("-k", type=int, default=10, help="how many tracks")
     parser.add_argument("--clip", help="an audio file: find music like it")
     parser.add_argument("--json", action="store_true", help="print the reply as JSON")
+    server_commands.add_reply_outputs(parser)
     parser = cli.add("chat", help="a terminal conversation with refinements and feedback", handler=_chat)
     parser.add_argument("--user", default="default")
     parser.add_argument("-k", type=int, default=5)

@@ -346,6 +346,10 @@ class Moodtune:
     def feedback(self, *, user_id: str, track_id: str, kind: FeedbackKind, reply_id: str | None = None) -> None:
         track = self.store.get_one(track_id)
         self.profiles.record(user_id=user_id, track=track, kind=kind, reply_id=reply_id)
+        if self.settings.subsonic_star_feedback:  # opt-in: a thumb stars the song on its Subsonic server
+            from catalog.subsonic_sync import star_for_feedback
+
+            star_for_feedback(self.settings, user_id=user_id, track_id=track.id, kind=kind)
 
     def profile(self, user_id: str) -> dict:
         prefs = self.profiles.preferences(user_id)

@@ -20,7 +20,7 @@ from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.session import Moodtune
@@ -179,6 +179,15 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
     @app.get("/api/v1/tracks/{track_id}/audio")
     def audio(track_id: str):
         return FileResponse(track_path(agent, track_id))
+
+    @app.get("/api/v1/replies/{reply_id}/playlist.m3u8")
+    def reply_playlist(reply_id: str, request: Request):
+        """A logged reply as m3u8, each track as its audio URL here (catalog/playlists.py)."""
+        from catalog.playlists import http_m3u8
+
+        reply = agent.review.reply(reply_id)
+        identity_of(request).user(reply.user_id)  # a token scoped to another user may not read it
+        return Response(http_m3u8(reply, base_url=str(request.base_url)), media_type="audio/mpegurl")
 
     @app.get("/api/v1/profile/{user_id}")
     def profile(user_id: str, request: Request) -> dict:

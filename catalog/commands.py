@@ -6,6 +6,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from catalog import server_commands
 from moodtune.cli import CommandLine
 from moodtune.config import Settings
 
@@ -13,6 +14,8 @@ from moodtune.config import Settings
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from catalog.ingest import ingest_folder
 
+    if server_commands.is_server_address(args.path):
+        return server_commands.ingest_from_server(args, settings)
     summary = ingest_folder(settings, Path(args.path), workers=args.workers)
     print(summary)
     for path, reason in sorted(summary.failed.items()):
@@ -52,8 +55,10 @@ def register(cli: CommandLine) -> None:
         help="add a music folder (mp3, flac, ogg, wav) to the catalog; re-runs skip unchanged files",
         handler=_ingest,
     )
-    parser.add_argument("path", help="folder or file")
+    parser.add_argument("path", help="folder or file, or a Subsonic server: subsonic://USER@HOST[:PORT]")
     parser.add_argument("--workers", type=int, help="processes for audio analysis (default: all cores)")
+    server_commands.add_ingest_arguments(parser)
+    server_commands.register(cli)
     cli.add("stats", group="catalog", help="counts by source, top genre and top mood", handler=_stats)
     parser = cli.add(
         "build-demo", group="catalog", help="render and ingest the synthetic demo catalog", handler=_build_demo

@@ -80,6 +80,12 @@ class Settings:
     fusion_text_weight: float = 0.5
     fusion_text_weight_with_lyrics: float = 0.6
     rank_weights: RankWeights = field(default_factory=RankWeights)
+    # Subsonic servers and MPD (catalog/subsonic*.py, catalog/mpd_queue.py). A server's password
+    # is read from MOODTUNE_SUBSONIC_PASSWORD (or MOODTUNE_SUBSONIC_API_KEY) when needed, never kept.
+    subsonic_star_feedback: bool = False  # a thumb up in Moodtune stars the song on its server
+    subsonic_cache_mb: int = 1024  # downloaded songs awaiting analysis stay under this
+    mpd_address: str | None = None  # HOST:PORT or socket path; None: MPD_HOST/MPD_PORT, else localhost:6600
+    mpd_music_dir: Path | None = None  # MPD's music_directory: local files are queued relative to it
 
     # Environment variable -> field name, for every field that can be set from the environment.
     ENV: ClassVar[dict[str, str]] = {
@@ -97,6 +103,10 @@ class Settings:
         "MOODTUNE_MAX_UPLOAD_MB": "max_upload_mb",
         "MOODTUNE_WORKERS": "workers",
         "MOODTUNE_LOG_LEVEL": "log_level",
+        "MOODTUNE_SUBSONIC_STAR": "subsonic_star_feedback",
+        "MOODTUNE_SUBSONIC_CACHE_MB": "subsonic_cache_mb",
+        "MOODTUNE_MPD": "mpd_address",
+        "MOODTUNE_MPD_MUSIC_DIR": "mpd_music_dir",
     }
 
     @classmethod
@@ -121,6 +131,8 @@ class Settings:
                     coerced[name] = Path(str(value)).expanduser()
                 elif kind.startswith("int"):
                     coerced[name] = int(value)  # type: ignore[arg-type]
+                elif kind == "bool":
+                    coerced[name] = value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
                 else:
                     coerced[name] = value
             except ValueError as exc:
