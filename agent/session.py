@@ -421,6 +421,8 @@ def validate_message(text: str) -> str:
     """
     if not isinstance(text, str):
         raise InputError("the message must be text", hint="send the request as a string")
+    if not text.strip():  # before anything loads the model
+        raise InputError("your message is empty", hint="tell me what you'd like to hear, e.g. 'calm piano for reading'")
     if any("\ud800" <= ch <= "\udfff" for ch in text):
         raise InputError("your message is not valid UTF-8 text", hint="send it as UTF-8")
     odd = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) in _NOT_TEXT and ch not in "\t\n\r"))

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from agent.session import Moodtune
 from api.security import Credentials, Gate, identity_of, is_loopback_host
@@ -30,6 +31,7 @@ from moodtune.errors import BusyError, InputError, MoodtuneError, NotFoundError
 from moodtune.serialize import reply_to_dict, track_to_dict
 
 MAX_TRACK_ID_CHARS = 200
+HTTP_ERRORS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
 
 
 class FairGate:
@@ -143,6 +145,20 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
     @app.exception_handler(MoodtuneError)
     async def moodtune_error(request: Request, exc: MoodtuneError):
         return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        # FastAPI's own errors in the same shape as ours; its "error parsing the body" is a body
+        # that is not JSON, not UTF-8, or nested past what the parser takes.
+        message = str(exc.detail)
+        hint = "send a UTF-8 JSON object; see /docs" if "parsing the body" in message else ""
+        if "parsing the body" in message:
+            message = "the body could not be read as JSON"
+        return JSONResponse(
+            {"error": HTTP_ERRORS.get(exc.status_code, "HTTPError"), "message": message, "hint": hint},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

@@ -300,6 +300,10 @@ class Gate:
         received = 0
         overflowed = False
         started = False
+        # On the upload route a 500 is held back until we know why: Gradio's parser raises on a
+        # broken multipart body (answered 400 below), anything else goes out as it was.
+        held: list[dict] = []
+        hold = scope["path"].endswith(UPLOAD_SUFFIX)
 
         async def counting_receive() -> dict:
             nonlocal received, overflowed
@@ -317,17 +321,33 @@ class Gate:
             nonlocal started
             if overflowed and not started:
                 return
+            if held or (hold and message["type"] == "http.response.start" and message["status"] >= 500):
+                held.append(message)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, counting_receive, guarded_send)
-        except Exception:
-            if not overflowed:
+        except Exception as exc:
+            if overflowed:
+                pass
+            elif not started and _is_malformed_form(exc):
+                # Gradio's upload parser raises on a broken multipart body; that is the client's fault.
+                await _json(
+                    send,
+                    400,
+                    {"error": "BadRequest", "message": "the upload is not a valid multipart form", "hint": ""},
+                )
+                return
+            else:
+                await _flush(send, held)
                 raise
         if overflowed and not started:
             await self._too_large(send, limit)
+            return
+        await _flush(send, held)
 
     async def _too_large(self, send: Any, limit: int) -> None:
         size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
@@ -398,6 +418,25 @@ class Gate:
             await _redirect(send, target)
             return
         await _html(send, 200, _login_page(target, failed=False))
+
+
+async def _flush(send: Any, held: list[dict]) -> None:
+    for message in held:
+        await send(message)
+    held.clear()
+
+
+def _is_malformed_form(exc: BaseException) -> bool:
+    seen: list[BaseException] = [exc]
+    while seen:
+        current = seen.pop()
+        if type(current).__module__.startswith(("python_multipart", "multipart")):
+            return True
+        seen += list(getattr(current, "exceptions", ()))
+        seen += [e for e in (current.__cause__, current.__context__) if e is not None and e is not current][:2]
+        if len(seen) > 20:
+            break
+    return False
 
 
 def _safe_next(target: str) -> str:

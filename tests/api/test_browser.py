@@ -75,3 +75,53 @@ def test_chat_cards_and_feedback_in_a_real_browser(
     browser.refresh()
     wait.until(lambda d: request_text in d.find_element(By.CSS_SELECTOR, "#mt-chat").text)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")) >= 3)
+
+
+def test_a_browser_signs_in_and_sees_only_its_own_conversation(serve, demo_agent, secured, tokens, browser):
+    """With tokens set: the login page, then the UI as the token's user; another user's browser starts empty."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from app import create_server_app
+
+    base = serve(create_server_app(secured, agent=demo_agent))
+    wait = WebDriverWait(browser, 60)
+
+    def sign_in(token: str) -> None:
+        browser.get(base + "/")
+        wait.until(lambda d: "/login" in d.current_url)
+        browser.find_element(By.ID, "mt-token").send_keys(token)
+        browser.find_element(By.ID, "mt-sign-in").click()
+        wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "#mt-message textarea")))
+
+    sign_in(tokens.ana)
+    wait.until(lambda d: "Signed in as ana" in d.find_element(By.ID, "mt-whoami").text)
+    assert not [tab for tab in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]") if tab.text == "Review"]
+    browser.find_element(By.CSS_SELECTOR, "#mt-message textarea").send_keys("calm music for ana")
+    browser.find_element(By.CSS_SELECTOR, "#mt-send").click()
+    wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)
+    # The cards' audio is served to the signed-in browser (its cookie goes with the request).
+    audio_ok = browser.execute_script(
+        "return fetch(arguments[0]).then(r => r.status)", base + "/api/v1/tracks/t0/audio"
+    )
+    assert audio_ok == 200
+    browser.find_element(By.CSS_SELECTOR, "#mt-up").click()
+    wait.until(lambda d: "Noted: up" in d.find_element(By.ID, "mt-status").text)
+    assert demo_agent.profile("ana")["counts"]["up"] == 1 and demo_agent.profile("default")["counts"]["up"] == 0
+    assert "HttpOnly" not in browser.execute_script("return document.cookie"), "the cookie is out of scripts' reach"
+    assert browser.execute_script("return document.cookie") == "" or "moodtune_auth" not in browser.execute_script(
+        "return document.cookie"
+    )
+
+    # Same browser (same stored conversation id), signed in as Ben: Ana's conversation is not shown.
+    browser.get(base + "/logout")
+    sign_in(tokens.ben)
+    wait.until(lambda d: "Signed in as ben" in d.find_element(By.ID, "mt-whoami").text)
+    assert "calm music for ana" not in browser.find_element(By.CSS_SELECTOR, "#mt-chat").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")
+
+    # The reviewer sees the Review tab.
+    browser.get(base + "/logout")
+    sign_in(tokens.reviewer)
+    wait.until(lambda d: [tab for tab in d.find_elements(By.CSS_SELECTOR, "button[role=tab]") if tab.text == "Review"])
