@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from moodtune.errors import InputError, StorageError
-from moodtune.storage import connect, create_database
+from moodtune.errors import InputError
+from moodtune.storage import connect, create_database, guard_storage, guarded
 from moodtune.types import GENRES, MOOD_NAMES, EmotionVector, StyleVector, Track
 
 FEEDBACK_WEIGHTS = {"up": 1.0, "more_like_this": 1.5, "skip": -0.3, "down": -1.0}
@@ -30,6 +30,7 @@ TEMPERATURE = 2.0
 # Item-to-item co-likes count only once there is this much evidence: a candidate needs at
 # least CO_LIKE_MIN_USERS other users who liked it and one of this user's liked tracks.
 CO_LIKE_MIN_USERS = 2
+WHAT = "the profile database"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -69,7 +70,7 @@ class ProfileStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        create_database(self.path, _SCHEMA, what="the profile database")
+        create_database(self.path, _SCHEMA, what=WHAT)
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self.path)
@@ -88,17 +89,14 @@ class ProfileStore:
             json.dumps(track.emotion.probs),
             json.dumps(track.style.probs),
         )
-        try:
-            with self._lock, self._connect() as db:
-                db.execute(
-                    "INSERT INTO feedback (user_id, track_id, kind, reply_id, created, emotion, style) VALUES (?,?,?,?,?,?,?)",
-                    row,
-                )
-        except sqlite3.OperationalError as exc:
-            raise StorageError(
-                f"saving your feedback failed: {exc}", hint="free disk space under MOODTUNE_HOME and try again"
-            ) from exc
+        # One transaction per row: a failed write (disk full) rolls back alone, nothing before it is lost.
+        with guarded(self.path, WHAT, doing="saving your feedback"), self._lock, self._connect() as db:
+            db.execute(
+                "INSERT INTO feedback (user_id, track_id, kind, reply_id, created, emotion, style) VALUES (?,?,?,?,?,?,?)",
+                row,
+            )
 
+    @guard_storage(WHAT)
     def rows(self, user_id: str) -> list[tuple[str, str, list[float], list[float]]]:
         with self._connect() as db:
             found = db.execute(
@@ -121,6 +119,7 @@ class ProfileStore:
         """The latest feedback kind per track for this user."""
         return {track: kind for track, kind, _, _ in self.rows(user_id)}
 
+    @guard_storage(WHAT)
     def co_likes(self, user_id: str, candidate_ids: Iterable[str]) -> dict[str, float]:
         """Share of other users who liked both the candidate and one of this user's liked tracks."""
         candidates = list(candidate_ids)
@@ -155,10 +154,12 @@ class ProfileStore:
             ).fetchall()
         return {track: count / len(others) for track, count in found if count >= CO_LIKE_MIN_USERS}
 
+    @guard_storage(WHAT)
     def reset(self, user_id: str) -> int:
         with self._lock, self._connect() as db:
             return db.execute("DELETE FROM feedback WHERE user_id=?", (user_id,)).rowcount
 
+    @guard_storage(WHAT)
     def count(self) -> int:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]

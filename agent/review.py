@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 from moodtune.config import Settings
-from moodtune.errors import NotFoundError, StorageError
+from moodtune.errors import NotFoundError
 from moodtune.serialize import reply_from_dict, reply_to_dict
-from moodtune.storage import connect, create_database
+from moodtune.storage import connect, create_database, guard_storage, guarded
 from moodtune.types import Reply
 
+WHAT = "the review log"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
     reply_id TEXT PRIMARY KEY,
@@ -53,22 +54,20 @@ class ReviewLog:
     def __init__(self, settings: Settings) -> None:
         self.path = Path(settings.review_db)
         self._lock = threading.Lock()
-        create_database(self.path, _SCHEMA, what="the review log")
+        create_database(self.path, _SCHEMA, what=WHAT)
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self.path)
 
     def record(self, reply: Reply) -> None:
         body = json.dumps(reply_to_dict(reply), ensure_ascii=False, default=float)
-        try:
-            with self._lock, self._connect() as db:
-                db.execute(
-                    "INSERT OR REPLACE INTO replies VALUES (?,?,?,?,?,?)",
-                    (reply.reply_id, reply.session_id, reply.user_id, time.time(), reply.request, body),
-                )
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"logging the reply failed: {exc}", hint="free disk space under MOODTUNE_HOME") from exc
+        with guarded(self.path, WHAT, doing="logging the reply"), self._lock, self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO replies VALUES (?,?,?,?,?,?)",
+                (reply.reply_id, reply.session_id, reply.user_id, time.time(), reply.request, body),
+            )
 
+    @guard_storage(WHAT)
     def session_owner(self, session_id: str) -> str | None:
         """The user whose conversation this is, or None for a session never logged."""
         with self._connect() as db:
@@ -77,17 +76,15 @@ class ReviewLog:
 
     def delete_user(self, user_id: str) -> dict[str, int]:
         """Remove the user's replies; anonymise the verdicts on them. Returns the counts."""
-        try:
-            with self._lock, self._connect() as db:
-                anonymised = db.execute(
-                    "UPDATE verdicts SET note='' WHERE reply_id IN (SELECT reply_id FROM replies WHERE user_id=?)",
-                    (user_id,),
-                ).rowcount
-                replies = db.execute("DELETE FROM replies WHERE user_id=?", (user_id,)).rowcount
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"deleting from the review log failed: {exc}", hint="free disk space under MOODTUNE_HOME") from exc
+        with guarded(self.path, WHAT, doing="deleting from the review log"), self._lock, self._connect() as db:
+            anonymised = db.execute(
+                "UPDATE verdicts SET note='' WHERE reply_id IN (SELECT reply_id FROM replies WHERE user_id=?)",
+                (user_id,),
+            ).rowcount
+            replies = db.execute("DELETE FROM replies WHERE user_id=?", (user_id,)).rowcount
         return {"replies": replies, "verdicts_anonymised": anonymised}
 
+    @guard_storage(WHAT)
     def sessions(self, *, limit: int = 200) -> list[dict]:
         with self._connect() as db:
             rows = db.execute(
@@ -97,11 +94,13 @@ class ReviewLog:
             ).fetchall()
         return [{"session_id": s, "user_id": u, "replies": n, "started": a, "last": b} for s, u, n, a, b in rows]
 
+    @guard_storage(WHAT)
     def replies(self, session_id: str) -> list[Reply]:
         with self._connect() as db:
             rows = db.execute("SELECT body FROM replies WHERE session_id=? ORDER BY created", (session_id,)).fetchall()
         return [reply_from_dict(json.loads(body)) for (body,) in rows]
 
+    @guard_storage(WHAT)
     def reply(self, reply_id: str) -> Reply:
         with self._connect() as db:
             row = db.execute("SELECT body FROM replies WHERE reply_id=?", (reply_id,)).fetchone()
@@ -109,6 +108,7 @@ class ReviewLog:
             raise NotFoundError(f"no logged reply {reply_id!r}")
         return reply_from_dict(json.loads(row[0]))
 
+    @guard_storage(WHAT)
     def record_verdict(
         self,
         reply_id: str,
@@ -135,6 +135,7 @@ class ReviewLog:
             )
             return int(cursor.lastrowid)
 
+    @guard_storage(WHAT)
     def verdicts(self) -> list[dict]:
         with self._connect() as db:
             rows = db.execute(
@@ -144,6 +145,7 @@ class ReviewLog:
         keys = ("reply_id", "track_id", "explanation_faithful", "fits", "note", "reviewer", "created", "request")
         return [dict(zip(keys, row)) for row in rows]
 
+    @guard_storage(WHAT)
     def _replies_with_verdicts(self, verdicts: list[dict]) -> list[dict]:
         by_reply: dict[str, list[dict]] = {}
         for verdict in verdicts:

@@ -1,4 +1,4 @@
-"""CLI commands of the integrations: serve (UI + HTTP API + MCP), mcp, review export, user delete."""
+"""CLI commands of the integrations: serve (UI + HTTP API + MCP), mcp, review export, user delete, repair."""
 
 from __future__ import annotations
 
@@ -82,6 +82,19 @@ def _review_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _repair(args: argparse.Namespace, settings: Settings) -> int:
+    from agent import profile, review
+    from moodtune.storage import REPAIRABLE, is_healthy, rebuild
+
+    path = settings.home / REPAIRABLE[args.name]
+    schema, what = {"profiles": (profile._SCHEMA, profile.WHAT), "review": (review._SCHEMA, review.WHAT)}[args.name]
+    if path.exists() and is_healthy(path) and not args.force:
+        print(json.dumps({"file": str(path), "healthy": True, "rebuilt": False}, indent=2))
+        return 0
+    print(json.dumps(rebuild(path, schema, what=what), indent=2))
+    return 0
+
+
 def register(cli: CommandLine) -> None:
     parser = cli.add("serve", help="start the chat UI and the HTTP API (127.0.0.1:7860 by default)", handler=_serve)
     parser.add_argument("--host", help="bind address; beyond localhost needs MOODTUNE_API_TOKEN")
@@ -97,6 +110,13 @@ def register(cli: CommandLine) -> None:
         handler=_user_delete,
     )
     parser.add_argument("user", help="the user id")
+    parser = cli.add(
+        "repair",
+        help="rebuild a damaged profiles or review file: the readable rows go into a fresh one (stop the server first)",
+        handler=_repair,
+    )
+    parser.add_argument("name", choices=["profiles", "review"])
+    parser.add_argument("--force", action="store_true", help="rebuild even if the file checks out")
     parser = cli.add(
         "export",
         group="review",
