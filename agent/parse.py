@@ -56,7 +56,8 @@ _EMOJI_ONLY = re.compile(r"^[\W_\s]+$", re.UNICODE)
 # conversation the parser sees (each retrieved example or earlier turn costs ~30-60 prompt tokens).
 FEW_SHOT_K = 4
 HISTORY_TURNS = 2
-HISTORY_CHARS = 160
+EXAMPLE_PREVIOUS_CHARS = 80
+HISTORY_CHARS = 120
 
 
 def _request_content(text: str, *, history: Sequence[Turn], prompt: dict[str, Any]) -> str:
@@ -84,7 +85,7 @@ def build_messages(
         messages.append({"role": "user", "content": f"<request>{example['user']}</request>"})
         messages.append({"role": "assistant", "content": example["answer"]})
     for example in examples:
-        earlier = (Turn(user=example.previous),) if example.previous else ()
+        earlier = (Turn(user=example.previous[:EXAMPLE_PREVIOUS_CHARS]),) if example.previous else ()
         messages.append({"role": "user", "content": _request_content(example.text, history=earlier, prompt=prompt)})
         messages.append({"role": "assistant", "content": example.answer})
     if not history and previous is not None:

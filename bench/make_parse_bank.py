@@ -28,6 +28,10 @@ HELD_OUT = {"cpcd_heldout.jsonl"}
 def answer_for(expect: dict) -> str:
     """The compact answer the labels imply (keys left out when empty, as the prompt asks)."""
     out: dict = {"m": list(expect.get("moods_any", []))[:2]}
+    if not out["m"] and expect.get("arousal"):
+        # A label that says only "more energy" / "softer" is written as the mood nearest to it,
+        # so the example still shows the model which way the request points.
+        out["m"] = ["energetic"] if expect["arousal"] == "high" else ["calm"]
     rejected = [m for m in expect.get("not_top_mood", []) if m not in out["m"]]
     for key, field in (("x", None), ("g", "genres"), ("a", "artists"), ("xa", "exclude_artists"), ("xg", "exclude_genres")):
         values = rejected if key == "x" else list(expect.get(field, []))
