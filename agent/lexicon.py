@@ -352,6 +352,17 @@ def canonical_genre(term: str) -> str:
     return lowered
 
 
+def looks_like_genre(term: str) -> bool:
+    """A genre word the vocabulary lacks, made of genre words ("pop punk", "deep house"), not a name."""
+    lowered = canonical_genre(term)
+    return lowered in ALL_GENRE_TERMS.values() or bool(pattern("genre_like").search(lowered))
+
+
+def has_dislike_cue(text: str) -> bool:
+    """Does the text say anywhere that the user does not want something?"""
+    return bool(pattern("dislike_cue").search(text.lower()))
+
+
 def is_mood_word(term: str) -> bool:
     """A mood or tempo word the model put among genres ("chill", "upbeat")."""
     lowered = term.strip().lower()

@@ -24,8 +24,9 @@ from prompts import load_prompt
 # Weights of the 1st, 2nd and 3rd mood the model lists.
 RANK_WEIGHTS = (0.6, 0.25, 0.15)
 MODEL_WEIGHT_UNDER_CUES = 0.25
-# How far a follow-up moves the previous target towards the new reading.
-FOLLOW_UP_STEP = 0.5
+# How far a follow-up moves the previous target towards the new reading: a mood the new turn
+# names leads ("some romantic songs" after "I'm feeling down" is romantic), the last one stays.
+FOLLOW_UP_STEP = 0.7
 MAX_OUTPUT_TOKENS = 120
 
 _MOOD_LIST = {"type": "array", "items": {"type": "string", "enum": list(MOOD_NAMES)}, "maxItems": 3}
@@ -160,8 +161,8 @@ def _genre_reading(
             excluded.append(canonical)
     for term in raw.get("g", []):
         canonical = lexicon.canonical_genre(term)
-        if not canonical or canonical in excluded or canonical in named:
-            continue
+        if not canonical or canonical in excluded or canonical in named or not lexicon.looks_like_genre(canonical):
+            continue  # a name the model put among genres ("kodak", "beartooth") is read as an artist
         if lexicon.named_in_text(term, written) and not lexicon.is_mood_word(canonical):
             named.append(canonical)
         elif canonical in GENRES and canonical not in inferred:
@@ -194,13 +195,18 @@ def interpret(
     # of PSY", "I don't like the ones by X"); a name under a negation is always an exclusion, and
     # one right after "like"/喜欢 always liked.
     artists, exclude_artists = [], []
-    for name, disliked in [*((n, False) for n in raw.get("a", [])), *((n, True) for n in raw.get("xa", []))]:
+    names_as_genres = [g for g in raw.get("g", []) if not lexicon.looks_like_genre(g)]
+    disliking = lexicon.has_dislike_cue(text)
+    for name, disliked in [
+        *((n, False) for n in [*raw.get("a", []), *names_as_genres]),
+        *((n, True) for n in raw.get("xa", [])),
+    ]:
         if lexicon.is_genre(name) or not lexicon.named_in_text(name, text) or lexicon.is_possessive_phrase(name):
             continue
         if lexicon.artist_negated(name, text):
             disliked = True
-        elif lexicon.artist_liked(name, text):
-            disliked = False
+        elif lexicon.artist_liked(name, text) or not disliking:
+            disliked = False  # "like Adele", or a message with no word of dislike at all ("Limp Bizkit Korn")
         target = exclude_artists if disliked else artists
         if not _already_named(name, artists, exclude_artists):
             target.append(name)
@@ -238,9 +244,11 @@ def interpret(
     exclude_moods = [m for m in exclude_moods if m in MOODS and m not in mood_counts]
     moods = _mood_distribution(raw.get("m", []), mood_counts, exclude_moods)
     arousal_cue = lexicon.arousal_cue(text)
-    # A refinement is recognised even without a previous turn (the reply then says so);
-    # only with one does it move the previous target.
-    follow_up = bool(raw.get("f")) or lexicon.looks_like_follow_up(text)
+    # In a conversation every later turn works on the list so far ("james brown", "more like
+    # these", "too upbeat for me"); a first message is a refinement only when its words say so
+    # ("slower", 换点开心的), and only with a previous turn does it move the previous target.
+    in_conversation = previous.is_music_request if previous is not None else bool(history)
+    follow_up = in_conversation or lexicon.looks_like_follow_up(text)
     contexts = lexicon.context_mentions(text)
     # A context the text names wins; the model's own word only fills in when it names none.
     context = contexts[0] if contexts else lexicon.canonical_context(raw.get("c"))

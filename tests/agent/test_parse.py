@@ -237,3 +237,29 @@ def test_real_model_follows_a_conversation(settings, real_llm_path):
     third = parse_request("They seem a little too upbeat for me, could I get something softer", previous=second, history=history, settings=settings)
     assert third.follow_up and third.arousal < second.arousal
     assert {"Doctor Flake", "Portico Quartet"} <= set(third.exclude_artists)
+
+
+@pytest.mark.parametrize(("text", "model", "artists", "excluded", "terms"), [
+    # A name the model put among genres is a name; a genre word the vocabulary lacks stays a genre.
+    ("Hi. I want to create a playlist of kodak and future's songs", answer(g=["kodak", "future"]), ["kodak", "future"], [], []),
+    ("some pop punk please", answer(g=["pop punk"]), [], [], ["pop", "punk", "pop punk"]),
+    # "Disliked" needs a word of dislike somewhere in the message.
+    ("Limp Bizkit Korn", answer(xa=["Limp Bizkit", "Korn"]), ["Limp Bizkit", "Korn"], [], []),
+    ("I don't know if I am PSY's biggest fan. Something by GOT7?", answer(a=["GOT7"], xa=["PSY"]), ["GOT7"], ["PSY"], []),
+])
+def test_names_and_genres_the_model_mixes_up(settings, fake_llm, text, model, artists, excluded, terms):
+    intent = parse_request(text, llm=fake_llm(model), settings=settings)
+    assert list(intent.artists) == artists and list(intent.exclude_artists) == excluded
+    assert list(intent.genre_terms) == terms
+
+
+def test_every_later_turn_of_a_conversation_is_a_follow_up(settings, fake_llm):
+    from moodtune.types import Turn
+
+    previous = Intent(emotion=EmotionVector.one_hot("happy"), text="songs for a dance party")
+    history = [Turn(user="songs for a dance party", shown="Uptown Funk by Bruno Mars")]
+    intent = parse_request("james brown", previous=previous, history=history, llm=fake_llm(answer(a=["James Brown"])), settings=settings)
+    assert intent.follow_up and intent.artists == ("James Brown",)
+    greeting = Intent(emotion=EmotionVector.uniform(), text="hello", is_music_request=False)
+    fresh = parse_request("80's 90's reggae", previous=greeting, history=[Turn(user="hello")], llm=fake_llm(answer(g=["reggae"])), settings=settings)
+    assert not fresh.follow_up
