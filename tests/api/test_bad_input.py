@@ -95,6 +95,12 @@ def test_huge_and_chunked_bodies_get_413(base, client, settings):
     assert chunked.status_code == 413
     openai = client.post(f"{base}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x" * 300_000}]})
     assert openai.status_code == 413
+    mcp = client.post(
+        f"{base}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "recommend", "arguments": {"text": "x" * 300_000}}},
+        headers={"accept": "application/json, text/event-stream"},
+    )
+    assert mcp.status_code == 413
     assert still_serving(client, base)
 
 
