@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +99,16 @@ class ExampleBank:
         """The `k` examples most like the request, least similar first (the nearest sits next to it)."""
         if k <= 0 or not self.examples:
             return []
-        query = embed([_key_text(text, previous)])[0]
+        query = _embed_query(_key_text(text, previous))
         scores = self.vectors @ query
         order = np.argsort(-scores)[:k]
         return [self.examples[i] for i in reversed(order)]
+
+
+@lru_cache(maxsize=1024)
+def _embed_query(text: str) -> np.ndarray:
+    # A conversation's turn is looked up again when the next turn refines it: embed it once.
+    return embed([text])[0]
 
 
 def _key_text(text: str, previous: str) -> str:

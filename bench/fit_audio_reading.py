@@ -70,6 +70,20 @@ def components(row: dict, workdir: Path) -> dict[str, Any]:
     return entry
 
 
+def reading_of(comp: dict[str, Any], *, use_file_tag: bool, reader: AudioReader | None = None):
+    """The fused reading of one track's cached components (the saved artefact's weights by default)."""
+    from tools.audio_reading import load_reader
+
+    reader = reader or load_reader()
+    return reader.read(
+        svm=StyleVector.from_mapping(comp["svm"]),
+        msd=comp["msd"],
+        mtt=comp["mtt"],
+        genre_tag=comp["genre_tag"] if use_file_tag else "",
+        features=_Features(comp["tempo"], comp["loudness_db"]),  # type: ignore[arg-type]
+    )
+
+
 class _Features:
     """The two measured values the mood models read, in AudioFeatures' names."""
 

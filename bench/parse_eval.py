@@ -214,17 +214,27 @@ def main(
     path: Path | None = None,
     name: str = "parse",
     use_cache: bool = True,
+    cache_only: bool = False,
 ) -> dict:
     settings = settings or Settings.load()
     cache = _load_cache()
-    llm = CachingLLM(LocalLLM.load(settings), cache, use_cache=use_cache)
+    llm = CachingLLM(None if cache_only else LocalLLM.load(settings), cache, use_cache=use_cache)
     bank = default_bank()
-    parser.parse_request("warm-up: calm piano", llm=llm.llm, settings=settings, bank=bank)  # fills the prefix cache
+    if llm.llm is not None:
+        parser.parse_request("warm-up: calm piano", llm=llm.llm, settings=settings, bank=bank)  # fills the prefix cache
     chosen = {path.stem: [path]} if path else {s: SETS[s] for s in sets}
-    figures: dict[str, Any] = {"model": llm.name, "few_shot_k": parser.FEW_SHOT_K, "bank_size": len(bank.examples)}
+    figures: dict[str, Any] = {
+        "model": llm.name,
+        "few_shot_k": parser.FEW_SHOT_K,
+        "bank_size": len(bank.examples),
+        "scored_from_cached_answers": cache_only,
+    }
     try:
         for set_name, paths in chosen.items():
+            misses_before = llm.misses
             figures[set_name] = evaluate(read_lines(paths), llm=llm, settings=settings, bank=bank)
+            # Prompts the cache had not seen (answered with no reading): the set was not fully run.
+            figures[set_name]["uncached_prompts"] = llm.misses - misses_before
             summary = {k: v for k, v in figures[set_name].items() if k != "rows"}
             print(set_name, json.dumps(summary))
     finally:
@@ -239,5 +249,6 @@ if __name__ == "__main__":
     parser_.add_argument("--file", type=Path, help="score this file alone instead")
     parser_.add_argument("--name", default="parse", help="results file name under bench/results/")
     parser_.add_argument("--no-cache", action="store_true", help="run the model on every line (for latency)")
+    parser_.add_argument("--cache-only", action="store_true", help="score from cached model answers alone (no model)")
     args = parser_.parse_args()
-    main(sets=tuple(args.set or DEFAULT_SETS), path=args.file, name=args.name, use_cache=not args.no_cache)
+    main(sets=tuple(args.set or DEFAULT_SETS), path=args.file, name=args.name, use_cache=not args.no_cache, cache_only=args.cache_only)

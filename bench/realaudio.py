@@ -59,7 +59,9 @@ class Reading:
 class Reader:
     name: str
     version: Callable[[], str]  # changes whenever the reader's output for a file may change
-    read: Callable[[Path], Reading]
+    read: Callable[[Path], Reading] | None = None
+    # A reader that needs the labelled row (to reuse per-track components cached by sha256).
+    read_row: Callable[[dict, Path], Reading] | None = None
 
 
 def _current_version() -> str:
@@ -82,8 +84,25 @@ def _current_read(path: Path) -> Reading:
     )
 
 
+def _fused_version() -> str:
+    from tools.audio_reading import ARTEFACT_DIR
+
+    manifest = ARTEFACT_DIR / "manifest.json"
+    return "fused-" + (hashlib.sha256(manifest.read_bytes()).hexdigest()[:12] if manifest.is_file() else "none")
+
+
+def _fused_read_row(row: dict, workdir: Path) -> Reading:
+    """Ingestion's new reading (tools/audio_reading.py): SVM + MusiCNN tags + the file's genre tag,
+    fused with the fitted weights; the per-track components come from bench/fit_audio_reading.py."""
+    from bench.fit_audio_reading import components, reading_of
+
+    reading = reading_of(components(row, workdir), use_file_tag=True)
+    return Reading(genres=reading.style.as_dict(), valence=reading.valence, arousal=reading.arousal)
+
+
 READERS: dict[str, Reader] = {
     "current": Reader("current", _current_version, _current_read),
+    "fused": Reader("fused", _fused_version, read_row=_fused_read_row),
 }
 
 
@@ -171,8 +190,10 @@ def analyse(rows: list[dict], reader: Reader, *, use_cache: bool = True, progres
                 continue
             start = time.perf_counter()
             try:
-                prepared = prepared_audio(row, Path(tmp))
-                reading = reader.read(prepared)
+                if reader.read_row is not None:
+                    reading = reader.read_row(row, Path(tmp))
+                else:
+                    reading = reader.read(prepared_audio(row, Path(tmp)))
             except Exception as exc:  # one unreadable file is reported, never stops the run
                 out.append({**row, "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}", "cached": False})
                 continue
