@@ -132,6 +132,21 @@ def matches_where(metadata: dict | None, where: dict) -> bool:
     return True
 
 
+# What SQLite (under Chroma) says of a file that is not, or no longer, a whole database.
+_DAMAGED = ("not a database", "malformed", "file is encrypted", "unsupported file format", "disk i/o error")
+
+
+def damaged_hint(directory: str, exc: BaseException) -> str | None:
+    """The fix for an embedded catalog whose files are damaged (None if `exc` is another failure)."""
+    if not any(word in str(exc).lower() for word in _DAMAGED):
+        return None
+    return (
+        f"the catalog is rebuilt from your music: move {directory} aside (`mv {directory} {directory}.damaged`), "
+        "then run `moodtune ingest YOUR_MUSIC_FOLDER` (and `moodtune setup` for the demo catalog); "
+        "feedback and profiles are kept in their own files"
+    )
+
+
 class CatalogStore:
     def __init__(self, client, *, label: str) -> None:
         self.client = client
@@ -143,7 +158,7 @@ class CatalogStore:
         except Exception as exc:  # chromadb raises its own and sqlite errors
             raise CatalogError(
                 f"cannot open the catalog collections at {label}: {exc}",
-                hint="check that MOODTUNE_HOME is writable, or that the Chroma server is running",
+                hint=damaged_hint(label, exc) or "check that MOODTUNE_HOME is writable, or that the Chroma server is running",
             ) from exc
 
     @classmethod
@@ -169,9 +184,10 @@ class CatalogStore:
             raise
         except Exception as exc:
             where = settings.chroma_url or settings.chroma_dir
+            damaged = None if settings.chroma_url else damaged_hint(str(settings.chroma_dir), exc)
             raise CatalogError(
-                f"cannot reach the Chroma store at {where}: {exc}",
-                hint="start the server with `chroma run --path DIR`, or unset MOODTUNE_CHROMA_URL",
+                f"{'the catalog is damaged' if damaged else 'cannot reach the Chroma store'} at {where}: {exc}",
+                hint=damaged or "start the server with `chroma run --path DIR`, or unset MOODTUNE_CHROMA_URL",
             ) from exc
         return cls(client, label=str(settings.chroma_dir))
 
