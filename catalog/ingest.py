@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from tools.audio_features import AUDIO_SUFFIXES
 from tools.fusion import fuse_emotion
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 16
+# Tracks per write (MOODTUNE_INGEST_BATCH: small in the kill -9 test, so a run holds several batches).
+BATCH_SIZE = int(os.environ.get("MOODTUNE_INGEST_BATCH") or 16)
 _LRC_TIMESTAMP = re.compile(r"\[[^\]]*\]")
 # What the emotion classifier reads of a title changed (see `mood_words`): the stored text
 # readings of older recipes are read again.
