@@ -60,7 +60,7 @@ class _MaskSecrets(logging.Filter):
     """httpx logs every request URL at INFO: mask the token, salt, password and API key in it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
+        if isinstance(record.args, tuple):
             record.args = tuple(_SECRET_PARAMS.sub(r"\1***", str(a)) if "=" in str(a) else a for a in record.args)
         record.msg = _SECRET_PARAMS.sub(r"\1***", str(record.msg))
         return True
@@ -179,8 +179,7 @@ class SubsonicClient:
             return {"apiKey": self._credentials.api_key or ""}
         if self.auth_mode == "token":
             salt = secrets.token_hex(8)
-            token = hashlib.md5(((self._credentials.password or "") + salt).encode()).hexdigest()
-            return {"u": self.address.user, "t": token, "s": salt}
+            return {"u": self.address.user, "t": token_for(self._credentials.password or "", salt), "s": salt}
         return {"u": self.address.user}  # basic: the header carries the password
 
     def _params(self, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -268,21 +267,34 @@ class SubsonicClient:
         return _as_list(self.call("getStarred2").get("starred2", {}).get("song"))
 
     def download(self, song_id: str, destination: Path) -> int:
-        """The song's original file (not a transcode) streamed to `destination`; its size in bytes."""
-        import httpx
+        """The song's original file (not a transcode) streamed to `destination`; its size in bytes.
 
+        Where downloads are switched off for the user (error 50), `stream` with format=raw, which
+        is the original file too.
+        """
         if not self._checked:
             self.ping()
+        try:
+            return self._fetch("download", {"id": song_id}, destination)
+        except SubsonicError as exc:
+            if exc.code != 50:
+                raise
+            return self._fetch("stream", {"id": song_id, "format": "raw"}, destination)
+
+    def _fetch(self, method: str, params: dict[str, Any], destination: Path) -> int:
+        import httpx
+
+        song_id = params["id"]
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(destination.name + ".part")
         try:
             with self._http.stream(
-                "GET", "/rest/download", params=self._params({"id": song_id}), auth=self._auth()
+                "GET", f"/rest/{method}", params=self._params(params), auth=self._auth()
             ) as response:
                 kind = response.headers.get("content-type", "")
                 if response.status_code != 200 or kind.startswith(("application/json", "text/xml", "application/xml")):
                     response.read()
-                    _answer("download", response)  # raises with the server's error
+                    _answer(method, response)  # raises with the server's error
                     raise SubsonicError(f"download of song {song_id} returned no audio ({kind})")
                 size = 0
                 with open(partial, "wb") as out:
@@ -347,6 +359,11 @@ class SubsonicClient:
 
     def set_rating(self, song_id: str, rating: int) -> None:
         self.call("setRating", id=song_id, rating=rating)
+
+
+def token_for(password: str, salt: str) -> str:
+    """Subsonic's token: md5 of the password followed by the salt, in hex."""
+    return hashlib.md5((password + salt).encode("utf-8")).hexdigest()
 
 
 def _as_list(value) -> list:

@@ -141,7 +141,8 @@ def star_for_feedback(settings: Settings, *, user_id: str, track_id: str, kind: 
     changed = []
     for key, song_id in state.songs_of_track(track_id):
         try:
-            with SubsonicClient(ServerAddress.parse(key), Credentials.from_environment()) as client:
+            # A short timeout: the user's thumb waits for this answer.
+            with SubsonicClient(ServerAddress.parse(key), Credentials.from_environment(), timeout=5.0) as client:
                 if kind == "down":
                     client.unstar(song_id)
                 else:

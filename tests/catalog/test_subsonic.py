@@ -17,7 +17,7 @@ import pytest
 from catalog import ingest
 from catalog.ingest import ingest_folder, track_id_for
 from catalog.store import CatalogStore
-from catalog.subsonic import Credentials, ServerAddress, SubsonicClient, SubsonicError
+from catalog.subsonic import Credentials, ServerAddress, SubsonicClient, SubsonicError, token_for
 from catalog.subsonic_ingest import cache_root, ingest_server, parse_song_path, song_path
 from catalog.subsonic_state import SubsonicState
 from catalog.subsonic_sync import playlist_entries, playlist_name, push_playlist, sync_feedback
@@ -68,6 +68,11 @@ def test_credentials_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("MOODTUNE_SUBSONIC_API_KEY", "key-456")
     credentials = Credentials.from_environment()
     assert credentials.api_key == "key-456" and "key-456" not in repr(credentials)
+
+
+def test_the_token_is_the_one_the_subsonic_api_documents():
+    # The example of the API's documentation (subsonic.org/pages/api.jsp, "Authentication").
+    assert token_for("sesame", "c19b2d") == "26719a1196d2a940705a59634eb18eab"
 
 
 def test_song_paths_name_the_server_and_song():
@@ -296,3 +301,13 @@ def test_songs_are_listed_by_album_where_search_finds_none(server):
         by_search = {s["id"] for s in client.iter_songs()}
         by_album = {s["id"] for s in client._songs_by_album({})}
     assert by_search == by_album and len(by_search) == 6
+
+
+def test_a_raw_stream_is_the_original_file_too(server, tmp_path):
+    """Where a server has downloads switched off, the client falls back to stream?format=raw."""
+    with client_for(server) as client:
+        song = next(iter(client.iter_songs()))
+        client._fetch("stream", {"id": song["id"], "format": "raw"}, tmp_path / "raw.flac")
+        client.download(song["id"], tmp_path / "download.flac")
+    assert track_id_for(tmp_path / "raw.flac") == track_id_for(tmp_path / "download.flac")
+    assert track_id_for(tmp_path / "raw.flac") == track_id_for(server.music / song["path"])
