@@ -96,7 +96,9 @@ def _fused_read_row(row: dict, workdir: Path) -> Reading:
     fused with the fitted weights; the per-track components come from bench/fit_audio_reading.py."""
     from bench.fit_audio_reading import components, reading_of
 
-    reading = reading_of(components(row, workdir), use_file_tag=True)
+    comp = components(row, workdir)
+    assert comp is not None
+    reading = reading_of(comp, use_file_tag=True)
     return Reading(genres=reading.style.as_dict(), valence=reading.valence, arousal=reading.arousal)
 
 
