@@ -17,6 +17,8 @@ from catalog.store import CatalogStore
 
 BATCH = 2
 CLIPS = 6
+# The store's collections in the order an upsert writes them (the sound embeddings last, where the store keeps them).
+COLLECTIONS = ("affect", "text", "audio") if hasattr(CatalogStore, "count_audio") else ("affect", "text")
 
 
 def _stored(chroma_dir) -> dict[str, set[str]]:
@@ -64,7 +66,7 @@ def test_kill_9_during_ingest_loses_at_most_one_batch_and_the_rerun_skips_what_i
     deadline = time.monotonic() + 900
     try:
         while time.monotonic() < deadline and run.poll() is None:
-            if len(_stored(settings.chroma_dir).get("audio", ())) >= BATCH:  # a whole batch: written last
+            if len(_stored(settings.chroma_dir).get(COLLECTIONS[-1], ())) >= BATCH:  # a whole batch: written last
                 break
             time.sleep(0.2)
     finally:
@@ -85,9 +87,11 @@ def test_kill_9_during_ingest_loses_at_most_one_batch_and_the_rerun_skips_what_i
     assert (added, updated, unchanged, failed) == (CLIPS - len(kept), 0, len(kept), 0), out
 
     after = _stored(settings.chroma_dir)
-    for name in ("affect", "text", "audio"):
+    for name in COLLECTIONS:
         assert after[name] == ids, f"every file exactly once in {name}"
     store = CatalogStore.open(settings)
     tracks = store.get(sorted(ids))
-    assert store.count() == CLIPS and store.count_audio() == CLIPS
+    assert store.count() == CLIPS
+    if hasattr(store, "count_audio"):
+        assert store.count_audio() == CLIPS
     assert sorted(t.path for t in tracks) == sorted(str(f.resolve()) for f in files)
