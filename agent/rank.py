@@ -6,6 +6,9 @@ Parts (each in [0, 1], present only when it was used):
 - emotion_match: Bhattacharyya similarity of the track's p and the target emotion;
 - style_match:   the same for q and the target style (only when the request implies a style);
 - text_match:    the request's words against the track's text (only when there are words);
+- genre_term_match: a genre word beyond the ten the request names ("funk"): 1 from the file's
+                 genre tag, else its strength in the track's audio tags (tools/search.py);
+- sounds_like:   cosine of the track's sound embedding and a seed track's or clip's (only with a seed);
 - preference:    (u·p / max u + v·q / max v) / 2, how much of the track's mood and style mass
                  lies where this user's learned preferences u, v are highest (only with feedback);
 - co_like:       share of users with this user's taste who liked the track (only past the threshold);

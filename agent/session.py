@@ -3,6 +3,8 @@
 A turn is a plan written in code (no free-form agent loop):
   parse (LLM) -> classify_emotion on the English paraphrase (the user's current mood)
   -> classify_style on an uploaded clip (if any) -> search_catalog -> rank -> explain.
+A seed track ("more like the second one", /more N, `more_like_this` for the UI's button) or an
+uploaded clip also searches by sound (the music tagger's embedding): candidates get "sounds_like".
 The three tools are called through their LangChain wrappers, as the design asks; their
 plain functions remain the source of truth (and what tests call).
 """
@@ -76,10 +78,27 @@ NO_RESULTS = {
 }
 
 
+def seed_track(intent: Intent, previous: Reply | None) -> Track | None:
+    """The track of the last list a follow-up points at ("more like the second one", /more 2), if any."""
+    if previous is None or not intent.follow_up or not previous.recommendations:
+        return None
+    heard = [rec.track for rec in previous.recommendations]
+    index = lexicon.earlier_track_index(intent.text)
+    return heard[index] if index is not None and -len(heard) <= index < len(heard) else None
+
+
+def toward_seed(intent: Intent, seed: Track) -> Intent:
+    """The intent with its target moved SEED_STEP of the way to the seed track's mood and style."""
+    style = StyleVector.blend([(intent.style, 1 - SEED_STEP), (seed.style, SEED_STEP)]) if intent.style else seed.style
+    emotion = EmotionVector.blend([(intent.emotion, 1 - SEED_STEP), (seed.emotion, SEED_STEP)])
+    return replace(intent, emotion=emotion, style=style)
+
+
 def refine_with_previous(intent: Intent, previous: Reply | None) -> tuple[Intent, list[str]]:
     """What a refinement means against the list the user just saw.
 
-    "More like the second one" moves the target halfway to that track's mood and style;
+    "More like the second one" moves the target halfway to that track's mood and style (and
+    the search adds the tracks that sound like it: `Moodtune._rank_intent`'s seed);
     "slower" / "faster" bound the tempo by the median tempo of the last list, because a
     direction only means something against what was heard.
     """
@@ -88,14 +107,9 @@ def refine_with_previous(intent: Intent, previous: Reply | None) -> tuple[Intent
     words = REFINEMENT_NOTES[intent.language]
     notes: list[str] = []
     heard = [rec.track for rec in previous.recommendations]
-    index = lexicon.earlier_track_index(intent.text)
-    if index is not None and -len(heard) <= index < len(heard):
-        seed = heard[index]
-        style = (
-            StyleVector.blend([(intent.style, 1 - SEED_STEP), (seed.style, SEED_STEP)]) if intent.style else seed.style
-        )
-        emotion = EmotionVector.blend([(intent.emotion, 1 - SEED_STEP), (seed.emotion, SEED_STEP)])
-        intent = replace(intent, emotion=emotion, style=style)
+    seed = seed_track(intent, previous)
+    if seed is not None:
+        intent = toward_seed(intent, seed)
         notes.append(words["seed"].format(title=seed.title))
     direction = lexicon.tempo_direction(intent.text)
     tempos = [track.tempo for track in heard if track.tempo > 0]
@@ -164,9 +178,13 @@ class Moodtune:
         language for reading its explanation prefix. Nothing is logged or learned.
         """
         from tools.emotion import classify_emotion
+        from tools.style import TAGGER_MODELS
+        from tools.tagger import MusicTagger
 
         parse_request("calm piano", llm=self.llm, settings=self.settings)
         classify_emotion(["calm piano"])
+        for name in TAGGER_MODELS:  # an uploaded clip's reading (~0.5 s to load both)
+            MusicTagger.load(name)
         explain.warm_up(self.explainer)
 
     def _user_mood(self, intent: Intent) -> EmotionVector | None:
@@ -181,8 +199,6 @@ class Moodtune:
     def _rank_turn(
         self, text: str, *, user_id: str, session_id: str, k: int, clip_path: str | None
     ) -> tuple[Reply, list[dict]]:
-        from tools.langchain_tools import call_with_artifact, style_tool
-
         conversation = self._conversation(session_id)
         previous = conversation.intents[-1] if conversation.intents else None
         history = [
@@ -190,20 +206,56 @@ class Moodtune:
             for r in conversation.replies[-HISTORY_TURNS:]
         ]
         intent = parse_request(text, previous=previous, history=history, llm=self.llm, settings=self.settings)
-        intent, refinement_notes = refine_with_previous(
-            intent, conversation.replies[-1] if conversation.replies else None
+        last = conversation.replies[-1] if conversation.replies else None
+        seed = seed_track(intent, last)
+        intent, refinement_notes = refine_with_previous(intent, last)
+        return self._rank_intent(
+            intent,
+            text=text,
+            user_id=user_id,
+            session_id=session_id,
+            k=k,
+            clip_path=clip_path,
+            user_mood=self._user_mood(intent),
+            notes=[*intent.notes, *refinement_notes],
+            seed=seed,
         )
-        user_mood = self._user_mood(intent)
+
+    def _rank_intent(
+        self,
+        intent: Intent,
+        *,
+        text: str,
+        user_id: str,
+        session_id: str,
+        k: int,
+        clip_path: str | None,
+        user_mood: EmotionVector | None,
+        notes: list[str],
+        seed: Track | None,
+    ) -> tuple[Reply, list[dict]]:
+        """Search, rank and the template explanations for an intent; the turn is added to the conversation.
+
+        A seed track (a follow-up's "more like the second one", `more_like_this`) or an uploaded
+        clip also drives the search by sound: their nearest tracks by the tagger's embedding join
+        the candidates, and every candidate gets a "sounds_like" part.
+        """
+        from tools.langchain_tools import call_with_artifact, style_tool
+
+        conversation = self._conversation(session_id)
         target_emotion = lift_target(intent, user_mood) if intent.strategy == "lift" else intent.emotion
         target_style = intent.style
-        notes = [*intent.notes, *refinement_notes]
+        like_track_id = seed.id if seed is not None else None
+        like_embedding = None
         if clip_path:
             clip = style_tool.invoke({"audio_path": clip_path})
             target_style = StyleVector.from_mapping(clip["style"])
             target_emotion = EmotionVector.blend(
                 [(target_emotion, 0.5), (EmotionVector.from_mapping(clip["audio_mood"]), 0.5)]
             )
-            notes.append("matched the style and audio mood of your clip")
+            if clip.get("embedding"):
+                like_track_id, like_embedding = None, clip["embedding"]
+            notes.append("matched the style, audio mood and sound of your clip")
         query_text = " ".join([intent.english or "", *intent.genre_terms, *intent.artists]).strip()
         preferences = self.profiles.preferences(user_id)
 
@@ -219,6 +271,9 @@ class Moodtune:
                     "exclude_genres": list(filters.exclude_genres),
                     "tempo_min": tempo_min,
                     "tempo_max": tempo_max,
+                    "genre_terms": list(intent.genre_terms),
+                    "like_track_id": like_track_id,
+                    "like_embedding": like_embedding,
                     "k": CANDIDATES,
                 },
             )
@@ -287,11 +342,17 @@ class Moodtune:
         session_id = session_id or uuid.uuid4().hex[:12]
         self._claim_session(session_id, user_id)
         reply, facts = self._rank_turn(text, user_id=user_id, session_id=session_id, k=k, clip_path=clip_path)
+        yield from self._explained(reply, facts, explain_top=explain_top)
+
+    def _explained(self, reply: Reply, facts: list[dict], *, explain_top: int) -> Iterator[ReplyEvent]:
+        """The ranked list, then the LLM's wording of its top `explain_top` as it streams; logged at the end."""
+        session_id = reply.session_id
         yield ReplyEvent(kind="reply", reply=reply)
         worded: dict[int, str] = {}
         top = facts[:explain_top]
         try:
-            for index, delta in explain.stream_explanations(self.explainer, top, reply.intent):
+            # With nothing to word, the explaining model is not needed (nor loaded).
+            for index, delta in explain.stream_explanations(self.explainer, top, reply.intent) if top else ():
                 worded[index] = worded.get(index, "") + delta
                 yield ReplyEvent(kind="explanation_delta", index=index, text=delta)
         except MoodtuneError as exc:  # the templates stand; the reply is still complete
@@ -340,6 +401,83 @@ class Moodtune:
             if event.kind == "done":
                 final = event.reply
         assert final is not None  # stream always ends with "done"
+        return final
+
+    def stream_more_like_this(
+        self,
+        track_id: str,
+        *,
+        user_id: str = "default",
+        session_id: str | None = None,
+        k: int = 10,
+        explain_top: int = 0,
+        record_feedback: bool = True,
+    ) -> Iterator[ReplyEvent]:
+        """A turn for the "More like this" button on a track: tracks that sound and feel like it.
+
+        The target moves halfway from the conversation's last intent to the track's own mood and
+        style (all the way in a new conversation), the last intent's exclusions still hold, and
+        the tracks nearest to it by sound (the tagger's embedding) join the candidates with a
+        "sounds_like" part; the track itself is not among them. Records the "more_like_this"
+        feedback (as the button did alone) unless `record_feedback` is False. No LLM parses
+        anything; `explain_top` > 0 words the top tracks as a typed turn does.
+        """
+        seed = self.store.get_one(track_id)
+        session_id = session_id or uuid.uuid4().hex[:12]
+        self._claim_session(session_id, user_id)
+        conversation = self._conversation(session_id)
+        previous = conversation.intents[-1] if conversation.intents else None
+        language = previous.language if previous else "en"
+        request = f"more like {seed.title}" if language == "en" else f"多来点像《{seed.title}》的"
+        intent = replace(
+            toward_seed(previous, seed) if previous else Intent(emotion=seed.emotion, style=seed.style),
+            follow_up=previous is not None,
+            strategy="match",
+            text=request,
+            english=f"more like {seed.title}",
+            language=language,
+            tempo_range=None,
+            notes=(),
+            is_music_request=True,
+        )
+        reply, facts = self._rank_intent(
+            intent,
+            text=request,
+            user_id=user_id,
+            session_id=session_id,
+            k=k,
+            clip_path=None,
+            user_mood=None,
+            notes=[REFINEMENT_NOTES[language]["seed"].format(title=seed.title)],
+            seed=seed,
+        )
+        if record_feedback:
+            self.feedback(user_id=user_id, track_id=track_id, kind="more_like_this", reply_id=reply.reply_id)
+        yield from self._explained(reply, facts, explain_top=explain_top)
+
+    def more_like_this(
+        self,
+        track_id: str,
+        *,
+        user_id: str = "default",
+        session_id: str | None = None,
+        k: int = 10,
+        explain_top: int = 0,
+        record_feedback: bool = True,
+    ) -> Reply:
+        """`stream_more_like_this`'s final reply (for the UI's "More like this" button, HTTP, MCP)."""
+        final = None
+        for event in self.stream_more_like_this(
+            track_id,
+            user_id=user_id,
+            session_id=session_id,
+            k=k,
+            explain_top=explain_top,
+            record_feedback=record_feedback,
+        ):
+            if event.kind == "done":
+                final = event.reply
+        assert final is not None  # the stream always ends with "done"
         return final
 
     # -- feedback and profile ----------------------------------------------------------

@@ -1,14 +1,26 @@
-"""Ingestion speed (30 s excerpts, 1 and 2 workers) and the style SVM's cross-validation.
+"""Ingestion speed (1 and 2 workers) and the style SVM's cross-validation.
 
 Renders 24 demo clips once into a temp folder, then ingests them into fresh temporary
 stores. The first run in a fresh process pays librosa/numba's JIT compilation; it is
 measured separately.
 
     python -m bench.ingest
+    python -m bench.ingest --real [--limit N]   # real recordings -> bench/results/ingest_realaudio.json
+
+`--real` ingests the labelled Debian game-music tracks of shared/eval/realaudio_dev/manifest.jsonl
+(installed by its install.sh under /usr/share/games; 53 Ogg Vorbis + 1 MP3, 2-5 minutes each)
+with 1 and 2 workers, and profiles one file's analysis stage by stage in CPU seconds of this
+process (one torch thread): today's path (tools/style.py analyse_file: one decode, one shared
+STFT, the exact row-wise HPSS, both taggers on one log-mel) against the recipe before it
+(librosa's per-feature calls, effects.hpss, and each tagger's own tag_file decode), which is
+reproduced here step for step.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,5 +92,159 @@ def main(n_clips: int = 24) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def real_tracks(limit: int | None = None) -> list[Path]:
+    from bench.realaudio import SHARED_MANIFEST, audio_path, read_manifest
+
+    rows = read_manifest(SHARED_MANIFEST, "shared")
+    paths = [audio_path(row) for row in rows]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise SystemExit(
+            f"{len(missing)} tracks missing (first {missing[0]}): run bash shared/eval/realaudio_dev/install.sh"
+        )
+    return paths[:limit] if limit else paths
+
+
+def _cpu(fn):
+    start = time.process_time()
+    result = fn()
+    return result, time.process_time() - start
+
+
+def profile_one_file(path: Path, *, repeats: int = 2) -> dict:
+    """CPU seconds of each stage of one file's analysis, now and in the recipe before (best of `repeats`)."""
+    import librosa
+    import numpy as np
+    import torch
+
+    from tools import audio_features as af
+    from tools.style import TAGGER_MODELS, analyse_file, classify_features
+    from tools.tagger import DEFAULT_WINDOWS, WINDOW_SECONDS, MusicTagger, plan_windows, prepare_excerpts
+    from tools.tagger import SAMPLE_RATE as TAGGER_RATE
+
+    torch.set_num_threads(1)
+    taggers = [MusicTagger.load(name) for name in TAGGER_MODELS]
+    analyse_file(path)  # warm-up: models loaded, JIT compiled
+    sr = af.SAMPLE_RATE
+
+    def old_features(y: np.ndarray) -> dict:
+        """tools/audio_features.py's features_of_signal before the shared STFT, stage by stage."""
+        stages = {}
+        _, stages["chroma_stft"] = _cpu(lambda: librosa.feature.chroma_stft(y=y, sr=sr))
+        _, stages["spectral (rms, centroid, bandwidth, rolloff, zcr)"] = _cpu(
+            lambda: (
+                librosa.feature.rms(y=y),
+                librosa.feature.spectral_centroid(y=y, sr=sr),
+                librosa.feature.spectral_bandwidth(y=y, sr=sr),
+                librosa.feature.spectral_rolloff(y=y, sr=sr),
+                librosa.feature.zero_crossing_rate(y),
+            )
+        )
+        (harmonic, _), stages["hpss (librosa.effects.hpss)"] = _cpu(lambda: librosa.effects.hpss(y))
+        onset, stages["onset + tempo"] = _cpu(lambda: librosa.onset.onset_strength(y=y, sr=sr))
+        _, t = _cpu(lambda: librosa.feature.tempo(onset_envelope=onset, sr=sr))
+        stages["onset + tempo"] += t
+        _, stages["mfcc"] = _cpu(lambda: librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20))
+        _, stages["key (chroma_cqt of the harmonic part)"] = _cpu(lambda: librosa.feature.chroma_cqt(y=harmonic, sr=sr))
+        return stages
+
+    def once() -> tuple[dict, dict]:
+        before, now = {}, {}
+        (y, duration), before["decode 30 s (features)"] = _cpu(lambda: af.load_excerpt(path))
+        for name, seconds in old_features(y).items():
+            before[f"features: {name}"] = seconds
+        features, _ = _cpu(lambda: af.features_of_signal(y, duration=duration))
+        _, before["style SVM"] = _cpu(lambda: classify_features(features))
+        for tagger in taggers:
+            _, before[f"tagger {tagger.name} (tag_file: own decode + log-mel + network)"] = _cpu(
+                lambda tagger=tagger: tagger.tag_file(path)
+            )
+        windows: list = []
+
+        def plan(d):
+            windows[:] = plan_windows(d, windows=DEFAULT_WINDOWS, window_seconds=WINDOW_SECONDS)
+            return [af.excerpt_span(d), *((o, s, TAGGER_RATE) for o, s in windows)]
+
+        (_, signals), now["decode once (30 s + 4 x 9 s)"] = _cpu(lambda: af.decode_spans(path, plan))
+        excerpt = signals[0]
+        stft = librosa.stft(excerpt)
+        _, whole = _cpu(lambda: af.features_of_signal(excerpt, duration=duration))
+        (harmonic, _), hpss_seconds = _cpu(lambda: af.hpss(stft, length=excerpt.size))
+        _, key_seconds = _cpu(lambda: librosa.feature.chroma_cqt(y=harmonic, sr=sr))
+        now["features: all but HPSS and key (one shared STFT and mel)"] = whole - hpss_seconds - key_seconds
+        now["features: hpss (row-wise median filters, same numbers)"] = hpss_seconds
+        now["features: key (chroma_cqt of the harmonic part)"] = key_seconds
+        now["style SVM"] = before["style SVM"]
+        prepared, now["tagger log-mel (once for both)"] = _cpu(
+            lambda: prepare_excerpts([(o, y16) for (o, _), y16 in zip(windows, signals[1:])])
+        )
+        for tagger in taggers:
+            _, now[f"tagger {tagger.name} network"] = _cpu(lambda tagger=tagger: tagger.tag_patches(prepared.patches))
+        _, now["whole analyse_file (incl. the fused reading)"] = _cpu(lambda: analyse_file(path))
+        return before, now
+
+    runs = [once() for _ in range(repeats)]
+    best = [{k: round(min(r[i][k] for r in runs), 3) for k in runs[0][i]} for i in (0, 1)]
+    before, now = best
+    return {
+        "file": str(path),
+        "duration_seconds": round(af.decode_spans(path, lambda d: [])[0], 1),
+        "before": {**before, "total": round(sum(before.values()), 3)},
+        "now": now,
+        "note": f"CPU seconds of this process, one torch thread, best of {repeats}; the 'now' stages sum to about the whole",
+    }
+
+
+def real_main(limit: int | None = None, *, name: str = "ingest_realaudio") -> dict:
+    paths = real_tracks(limit)
+    work = Path(tempfile.mkdtemp(prefix="moodtune-ingest-real-"))
+    try:
+        folder = work / "tracks"
+        folder.mkdir()
+        for i, path in enumerate(paths):  # one folder of links: the tracks lie among the games' other files
+            (folder / f"{i:03d}{path.suffix.lower()}").symlink_to(path)
+        figures: dict = {
+            "tracks": len(paths),
+            "mean_duration_seconds": round(sum(_duration(p) for p in paths) / len(paths), 1),
+            "source": "shared/eval/realaudio_dev/manifest.jsonl (Debian game-music packages)",
+            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+            "profile_one_file": profile_one_file(paths[min(5, len(paths) - 1)]),
+        }
+        for workers in (1, 2):
+            settings = Settings.load(home=work / f"home{workers}").ensure_dirs()
+            start = time.perf_counter()
+            summary = ingest_folder(settings, folder, workers=workers, progress=False)
+            seconds = time.perf_counter() - start
+            figures[f"workers_{workers}"] = {
+                "files_per_second": round(summary.added / seconds, 2),
+                "seconds": round(seconds, 1),
+                "added": summary.added,
+                "failed": len(summary.failed),
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                "note": "includes starting the worker processes and loading the models in each",
+            }
+        write_results(name, figures)
+        return figures
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _duration(path: Path) -> float:
+    import soundfile as sf
+
+    return float(sf.info(str(path)).duration)
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--real", action="store_true", help="the labelled Debian recordings instead of rendered clips")
+    parser.add_argument("--limit", type=int, help="only the first N real tracks")
+    parser.add_argument("--name", default="ingest_realaudio", help="results file name for --real")
+    parser.add_argument("--profile-only", action="store_true", help="print one file's stage profile and stop")
+    args = parser.parse_args()
+    if args.profile_only:
+        print(json.dumps(profile_one_file(real_tracks()[5]), indent=2))
+    elif args.real:
+        real_main(args.limit, name=args.name)
+    else:
+        main()

@@ -1,7 +1,10 @@
 """`moodtune ingest PATH`: a music folder into the catalog, in parallel, incrementally.
 
-Audio work (features, style, audio mood) runs in worker processes; the text models run
-batched in this process. Tracks are written in small batches, so a killed run loses at most
+Audio work (one decode per file: the GTZAN features, the style SVM, both music taggers, the
+fused style and audio mood of tools/audio_reading.py) runs in worker processes, one torch
+thread each; the text models run batched in this process. A track keeps its tags, its features
+and its sound embedding (the `audio` collection), so a new style or audio-reading model re-reads
+the stored values without decoding the audio again. Tracks are written in small batches, so a killed run loses at most
 one batch and a re-run skips everything already stored (track id = hash of the file's bytes,
 so a renamed file is recognised and only its path is updated).
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import re
 from collections.abc import Iterator
@@ -91,17 +95,69 @@ def lyrics_for(path: Path, tags: dict[str, str]) -> str:
 
 def _analyse(path_str: str) -> tuple[str, dict]:
     """Worker: audio analysis of one file -> (path, result or {"error": reason})."""
-    from tools.style import classify_style
+    from tools.style import analyse_file
 
+    _one_thread_per_worker()
     path = Path(path_str)
     try:
-        result = classify_style(path)
         tags = read_tags(path)
+        result = analyse_file(path, genre_tag=tags.get("genre", ""))
     except MoodtuneError as exc:
         return path_str, {"error": exc.message}
     except Exception as exc:  # a worker must report, never kill the run
         return path_str, {"error": f"{type(exc).__name__}: {exc}"}
     return path_str, {"result": result, "tags": tags}
+
+
+_THREADS_SET = False
+
+
+def _one_thread_per_worker() -> None:
+    """In a pool's worker process: one torch thread and one BLAS thread (the workers share the cores).
+
+    torch takes every core by default, and numpy's OpenBLAS starts its own threads before the
+    pool's initializer can set OMP_NUM_THREADS (the spawned process imports the parent's main
+    module first); idle OpenBLAS threads spin, so two workers would fight over the same cores.
+    """
+    global _THREADS_SET
+    if _THREADS_SET or multiprocessing.parent_process() is None:
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    _THREADS_SET = True
+
+
+# Genre words kept on a track (extra["genre_terms"]): the strongest, and only those with some evidence.
+GENRE_TERMS_KEPT = 8
+GENRE_TERM_MIN = 0.05
+
+
+def audio_fields(result) -> tuple[dict, dict]:
+    """The Track fields and the `extra` fields that come from a track's audio reading (tools/style.py StyleResult)."""
+    terms = {t: round(v, 4) for t, v in list(result.genre_terms.items())[:GENRE_TERMS_KEPT] if v >= GENRE_TERM_MIN}
+    fields = {
+        "style": result.style,
+        "tempo": result.features.tempo,
+        "key": result.features.key,
+        "mode": result.features.mode,
+        "duration": result.features.duration,
+        "tags": dict(result.tags),
+    }
+    extra = {
+        "audio_emotion": result.audio_mood.as_dict(),
+        "audio_valence": round(result.valence, 4),
+        "audio_arousal": round(result.arousal, 4),
+        "svm_style": result.svm_style.as_dict() if result.svm_style else None,
+        "style_weights": dict(result.weights),
+        "genre_terms": terms,
+        "loudness_db": round(result.features.loudness_db, 2),
+        "onset_rate": round(result.features.onset_rate, 3),
+        "audio_features": result.features.as_dict(),
+    }
+    return fields, extra
 
 
 def _build_track(
@@ -117,6 +173,7 @@ def _build_track(
     models: dict[str, str],
 ) -> Track:
     result, tags = analysed["result"], analysed["tags"]
+    from_audio, extra_from_audio = audio_fields(result)
     from_words, extra_from_words = _word_reading(words, text_emotion, result.audio_mood, settings)
     year_match = re.match(r"\d{4}", tags.get("date", ""))
     return Track(
@@ -126,23 +183,15 @@ def _build_track(
         artist=tags.get("artist", ""),
         album=tags.get("album", ""),
         year=int(year_match.group()) if year_match else None,
-        duration=result.features.duration,
         source=source,
         licence=licence or tags.get("copyright", ""),
-        style=result.style,
-        tempo=result.features.tempo,
-        key=result.features.key,
-        mode=result.features.mode,
         genre_tag=tags.get("genre", ""),
+        **from_audio,
         **from_words,
         extra={
-            "audio_emotion": result.audio_mood.as_dict(),
-            "audio_valence": round(result.valence, 4),
-            "audio_arousal": round(result.arousal, 4),
+            **extra_from_audio,
             **extra_from_words,
             "provenance": tags.get("comment", ""),
-            "loudness_db": round(result.features.loudness_db, 2),
-            "onset_rate": round(result.features.onset_rate, 3),
             "models": models,
         },
     )
@@ -187,20 +236,36 @@ def emotion_text(path: Path, tags: dict[str, str], lyrics: str) -> str:
     return ". ".join(p for p in parts if p)
 
 
-def reread_text(tracks: list[Track], *, settings: Settings, models: dict[str, str]) -> list[Track]:
+def reread_text(tracks: list[Track], *, settings: Settings, models: dict[str, str], audio: bool = False) -> list[Track]:
     """Tracks whose audio analysis is current but whose text reading or fusion is not.
 
     Reads their tags and lyrics again and fuses the new text reading with the stored audio
-    reading, without decoding the audio: seconds for a library instead of an hour.
+    reading, without decoding the audio: seconds for a library instead of an hour. With
+    `audio`, the audio reading itself is made again first from the stored features and tags
+    (a new style model or audio reader), still without decoding.
     """
-    words = [_read_words(Path(t.path), read_tags(Path(t.path))) for t in tracks]
+    from tools.audio_features import AudioFeatures
+    from tools.style import read_analysis
+
+    file_tags = [read_tags(Path(t.path)) for t in tracks]
+    words = [_read_words(Path(t.path), tags) for t, tags in zip(tracks, file_tags)]
     text_emotions = _text_emotions([text for text, _ in words])
     refreshed = []
-    for track, track_words, text_emotion in zip(tracks, words, text_emotions):
-        audio = EmotionVector.from_mapping(track.extra["audio_emotion"])
-        from_words, extra_from_words = _word_reading(track_words, text_emotion, audio, settings)
-        extra = {**track.extra, **extra_from_words, "models": models}
-        refreshed.append(track.with_(**from_words, extra=extra))
+    for track, tags, track_words, text_emotion in zip(tracks, file_tags, words, text_emotions):
+        extra = dict(track.extra)
+        changes: dict = {}
+        if audio:
+            result = read_analysis(
+                AudioFeatures.from_dict(extra["audio_features"]),
+                track.tags,
+                genre_tag=tags.get("genre", track.genre_tag),
+            )
+            changes, extra_from_audio = audio_fields(result)
+            extra.update(extra_from_audio)
+        audio_emotion = EmotionVector.from_mapping(extra["audio_emotion"])
+        from_words, extra_from_words = _word_reading(track_words, text_emotion, audio_emotion, settings)
+        extra = {**extra, **extra_from_words, "models": models}
+        refreshed.append(track.with_(**changes, **from_words, extra=extra))
     return refreshed
 
 
@@ -215,26 +280,62 @@ def _text_emotions(texts: list[str]):
     return out
 
 
+# What the audio analysis stores changed: "2" adds the tagger's tags and sound embedding and the
+# fused style and audio mood (tools/audio_reading.py); tracks analysed before are decoded again.
+AUDIO_RECIPE = "2"
+
+
 def analysis_versions(settings: Settings) -> dict[str, str]:
     """What a track's vectors come from; a track from older models or weights is analysed again.
 
-    Only a new style model needs the audio decoded again; a new emotion model, fusion weight
-    or text recipe needs only the text read again (`reread_text`).
+    A new audio recipe or tagger needs the audio decoded again; a new style model or audio
+    reader only the stored features and tags read again (`reread_text(..., audio=True)`); a new
+    emotion model, fusion weight or text recipe only the text read again (`reread_text`).
     """
+    from tools.audio_reading import ARTEFACT_DIR as READER_DIR
     from tools.emotion_model import ARTEFACT_VERSION as EMOTION_VERSION
     from tools.style import ARTEFACT_VERSION as STYLE_VERSION
+    from tools.tagger import ARTEFACT_DIR as TAGGER_DIR
 
     return {
         "emotion": EMOTION_VERSION,
         "style": STYLE_VERSION,
+        "audio": AUDIO_RECIPE,
+        "tagger": _artefact_version(TAGGER_DIR),
+        "audio_reading": _artefact_version(READER_DIR, with_digest=True),
         "fusion": f"{settings.fusion_text_weight}/{settings.fusion_text_weight_with_lyrics}",
         "text": TEXT_RECIPE,
     }
 
 
+def _artefact_version(directory: Path, *, with_digest: bool = False) -> str:
+    """An artefact's manifest version (+ a digest of its files' checksums: a refit that keeps the version counts)."""
+    import json
+
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return "missing"
+    if not with_digest:
+        return str(manifest.get("version"))
+    digest = hashlib.sha256(json.dumps(manifest.get("files", {}), sort_keys=True).encode()).hexdigest()[:8]
+    return f"{manifest.get('version')}+{digest}"
+
+
 def _needs_audio(track: Track, models: dict[str, str]) -> bool:
+    """Whether the audio must be decoded again (the stored features and tags do not do)."""
     stored = track.extra.get("models") or {}
-    return stored.get("style") != models["style"] or "audio_emotion" not in track.extra
+    return (
+        any(stored.get(key) != models[key] for key in ("audio", "tagger"))
+        or "audio_features" not in track.extra
+        or not track.tags
+    )
+
+
+def _needs_audio_reading(track: Track, models: dict[str, str]) -> bool:
+    """Whether the audio reading must be made again from the stored features and tags."""
+    stored = track.extra.get("models") or {}
+    return any(stored.get(key) != models[key] for key in ("style", "audio_reading"))
 
 
 def ingest_folder(
@@ -267,6 +368,7 @@ def ingest_folder(
     stale: set[str] = set()
     seen: set[str] = set()
     text_stale: list[Track] = []
+    reading_stale: list[Track] = []
     for path, track_id in ids.items():
         if track_id in seen:
             summary.unchanged += 1  # a byte-identical copy of a file already in this run
@@ -277,6 +379,8 @@ def ingest_folder(
             if _needs_audio(existing[track_id], models):
                 todo.append(path)
                 stale.add(track_id)
+            elif _needs_audio_reading(existing[track_id], models):
+                reading_stale.append(existing[track_id].with_(path=str(path.resolve())))
             else:
                 text_stale.append(existing[track_id].with_(path=str(path.resolve())))
         elif track_id in existing:
@@ -287,10 +391,12 @@ def ingest_folder(
                 summary.unchanged += 1
         else:
             todo.append(path)
-    for start in range(0, len(text_stale), BATCH_SIZE):
-        refreshed = reread_text(text_stale[start : start + BATCH_SIZE], settings=settings, models=models)
-        store.upsert(refreshed)
-        summary.updated += len(refreshed)
+    for stale_tracks, audio in ((reading_stale, True), (text_stale, False)):
+        for start in range(0, len(stale_tracks), BATCH_SIZE):
+            batch = stale_tracks[start : start + BATCH_SIZE]
+            refreshed = reread_text(batch, settings=settings, models=models, audio=audio)
+            store.upsert(refreshed)
+            summary.updated += len(refreshed)
     if not todo:
         return summary
     workers = max(1, workers or settings.workers)
@@ -308,7 +414,10 @@ def ingest_folder(
             )
             for (p, a), w, te in zip(pending, words, text_emotions)
         ]
-        store.upsert(tracks)
+        sounds = {
+            t.id: a["result"].embedding for t, (_, a) in zip(tracks, pending) if a["result"].embedding is not None
+        }
+        store.upsert(tracks, audio_embeddings=sounds)
         summary.updated += sum(t.id in stale for t in tracks)
         summary.added += sum(t.id not in stale for t in tracks)
         pending.clear()

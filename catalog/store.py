@@ -1,12 +1,16 @@
 """The catalog in Chroma: embedded under MOODTUNE_HOME, or a Chroma server (MOODTUNE_CHROMA_URL).
 
-Two collections share track ids:
+Three collections share track ids:
 - `affect`: embedding = [sqrt(p) ; sqrt(q)] / sqrt(2). For distributions, the dot product of
   square roots is the Bhattacharyya coefficient, so cosine similarity here is the mean of the
   emotion and style similarities, and an approximate nearest-neighbour query finds the tracks
   whose mood and style are closest to a target.
-- `text`: the sentence encoder's embedding of the track's text (title, artist, album, tags, lyrics).
-Both carry the same metadata, so filters run inside Chroma for either query.
+- `text`: the sentence encoder's embedding of the track's text (title, artist, album, genre tag,
+  the genre words its audio tags give, lyrics).
+- `audio`: the music tagger's 200-d embedding of the track's sound (the MSD MusiCNN model's mean
+  penultimate vector over the analysed excerpts), for "sounds like" search by cosine. Only
+  tracks analysed by the tagger are in it.
+All carry the same metadata, so filters run inside Chroma for any query.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -28,6 +32,10 @@ log = logging.getLogger(__name__)
 
 AFFECT = "affect"
 TEXT = "text"
+AUDIO = "audio"
+# The track's strongest genre words from its audio tags that go into its text (so text search finds "funk").
+TEXT_GENRE_TERMS = 3
+TEXT_GENRE_TERM_MIN = 0.2
 # HNSW settings: cosine space; larger construction/search breadth than Chroma's defaults
 # buys recall@10 >= 0.95 at 100k tracks (bench/search_scale.py) for a few ms.
 HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 100, "hnsw:M": 32}
@@ -41,9 +49,18 @@ def affect_embedding(
     return (vector / norm).tolist()
 
 
+def text_genre_terms(track: Track) -> list[str]:
+    """The genre words of a track's audio tags strong enough to be part of its text, strongest first."""
+    ranked = sorted(track.genre_terms.items(), key=lambda item: -item[1])
+    return [term for term, strength in ranked if strength >= TEXT_GENRE_TERM_MIN][:TEXT_GENRE_TERMS]
+
+
 def embedding_text(track: Track) -> str:
-    """What text search matches: the track's words plus its artist, album and genre tag."""
-    return " | ".join(p for p in (track.title, track.artist, track.album, track.genre_tag, track.text[:500]) if p)
+    """What text search matches: the track's words plus its artist, album, genre tag and tag genre words."""
+    terms = ", ".join(text_genre_terms(track))
+    return " | ".join(
+        p for p in (track.title, track.artist, track.album, track.genre_tag, terms, track.text[:500]) if p
+    )
 
 
 def track_metadata(track: Track) -> dict[str, Any]:
@@ -68,6 +85,7 @@ def track_metadata(track: Track) -> dict[str, Any]:
         "top_genre": track.style.top,
         "top_mood": track.emotion.top,
         "instrumental": bool(track.instrumental),
+        "tags_json": json.dumps(dict(track.tags), default=float),
         "extra_json": json.dumps(dict(track.extra), ensure_ascii=False, default=float),
     }
     meta.update({f"p_{m}": float(p) for m, p in zip(MOOD_NAMES, track.emotion.probs)})
@@ -95,6 +113,7 @@ def track_from_record(track_id: str, meta: dict[str, Any], text: str | None) -> 
         text=text or "",
         genre_tag=meta.get("genre_tag", ""),
         instrumental=bool(meta.get("instrumental", True)),
+        tags=json.loads(meta.get("tags_json") or "{}"),
         extra=json.loads(meta.get("extra_json") or "{}"),
     )
 
@@ -155,6 +174,7 @@ class CatalogStore:
             # embedding_function=None: we always pass embeddings; Chroma's default one would download a model.
             self.affect = client.get_or_create_collection(AFFECT, metadata=HNSW, embedding_function=None)
             self.text = client.get_or_create_collection(TEXT, metadata=HNSW, embedding_function=None)
+            self.audio = client.get_or_create_collection(AUDIO, metadata=HNSW, embedding_function=None)
         except Exception as exc:  # chromadb raises its own and sqlite errors
             raise CatalogError(
                 f"cannot open the catalog collections at {label}: {exc}",
@@ -192,7 +212,17 @@ class CatalogStore:
         return cls(client, label=str(settings.chroma_dir))
 
     # -- writing ----------------------------------------------------------------------
-    def upsert(self, tracks: Sequence[Track], *, text_embeddings: np.ndarray | None = None) -> None:
+    def upsert(
+        self,
+        tracks: Sequence[Track],
+        *,
+        text_embeddings: np.ndarray | None = None,
+        audio_embeddings: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        """Write tracks; `audio_embeddings` (track id -> 200-d sound embedding) for the ones just analysed.
+
+        A track written without one keeps the sound embedding it has (its metadata there is updated).
+        """
         if not tracks:
             return
         if text_embeddings is None:
@@ -202,6 +232,7 @@ class CatalogStore:
         ids = [t.id for t in tracks]
         metas = [track_metadata(t) for t in tracks]
         documents = [t.text for t in tracks]
+        audio_embeddings = audio_embeddings or {}
         try:
             self.affect.upsert(
                 ids=ids,
@@ -212,6 +243,19 @@ class CatalogStore:
             self.text.upsert(
                 ids=ids, embeddings=np.asarray(text_embeddings, dtype=np.float32).tolist(), metadatas=metas
             )
+            with_sound = [i for i, track_id in enumerate(ids) if track_id in audio_embeddings]
+            if with_sound:
+                self.audio.upsert(
+                    ids=[ids[i] for i in with_sound],
+                    embeddings=[np.asarray(audio_embeddings[ids[i]], dtype=np.float32).tolist() for i in with_sound],
+                    metadatas=[metas[i] for i in with_sound],
+                )
+            others = [i for i, track_id in enumerate(ids) if track_id not in audio_embeddings]
+            if others:
+                present = set(self.audio.get(ids=[ids[i] for i in others], include=[])["ids"])
+                keep = [i for i in others if ids[i] in present]
+                if keep:
+                    self.audio.update(ids=[ids[i] for i in keep], metadatas=[metas[i] for i in keep])
         except Exception as exc:
             raise CatalogError(
                 f"writing {len(ids)} tracks to the catalog failed: {exc}",
@@ -222,6 +266,7 @@ class CatalogStore:
         if ids:
             self.affect.delete(ids=list(ids))
             self.text.delete(ids=list(ids))
+            self.audio.delete(ids=list(ids))
 
     # -- reading ----------------------------------------------------------------------
     def get(self, ids: Sequence[str]) -> list[Track]:
@@ -266,6 +311,23 @@ class CatalogStore:
             return {}
         found = self.text.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(found["ids"], found["embeddings"])}
+
+    def audio_embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The sound embeddings of those of `ids` that have one."""
+        if not ids:
+            return {}
+        found = self.audio.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(found["ids"], found["embeddings"])}
+
+    def count_audio(self) -> int:
+        return self.audio.count()
+
+    def query_audio(self, embedding: Sequence[float], *, n: int, where: dict | None) -> list[str]:
+        """Ids of the tracks whose sound embedding is nearest (cosine) to `embedding`, nearest first."""
+        total = self.audio.count()
+        if total == 0:
+            return []
+        return self._query(self.audio, embedding, n=min(n, total), where=where)
 
     def query_affect(self, embedding: Sequence[float], *, n: int, where: dict | None) -> list[str]:
         return self._query(self.affect, embedding, n=n, where=where)

@@ -32,6 +32,12 @@ class RankWeights:
     # A style the model guessed when no genre was named ("something for the drive home"): a hint, not a target.
     inferred_style_match: float = 0.2
     text_match: float = 0.3
+    # A genre word beyond the ten ("funk", "k-pop", "electronic"): 1 from the file's genre tag, else the
+    # strength of the word in the track's audio tags (tools/search.py genre_term_strength).
+    genre_term_match: float = 0.8
+    # How much a track sounds like the seed track or clip ("more like this", an upload): cosine of the
+    # music tagger's embeddings (only when there is a seed).
+    sounds_like: float = 1.0
     preference: float = 0.6
     co_like: float = 0.3
     repetition: float = 0.5  # subtracted

@@ -28,6 +28,7 @@ def track_to_dict(track: Track) -> dict[str, Any]:
         "text": track.text,
         "genre_tag": track.genre_tag,
         "instrumental": track.instrumental,
+        "tags": dict(track.tags),
         "extra": dict(track.extra),
     }
 
@@ -51,6 +52,7 @@ def track_from_dict(data: dict[str, Any]) -> Track:
         text=data.get("text", ""),
         genre_tag=data.get("genre_tag", ""),
         instrumental=data.get("instrumental", True),
+        tags=data.get("tags") or {},
         extra=data.get("extra", {}),
     )
 

@@ -15,7 +15,12 @@ from moodtune.errors import MoodtuneError
 from moodtune.weights import assemble_llm, llm_status
 
 # Shipped artefacts: directory name -> the command that rebuilds it.
-SHIPPED_ARTEFACTS = {"emotion": "moodtune train emotion", "style": "moodtune train style"}
+SHIPPED_ARTEFACTS = {
+    "emotion": "moodtune train emotion",
+    "style": "moodtune train style",
+    # Converted once from musicnn's checkpoints (tools/tagger_convert.py); the files are in git.
+    "tagger": "git checkout -- models/tagger",
+}
 REPORTED_PACKAGES = ("llama_cpp_python", "torch", "transformers", "chromadb", "scikit-learn", "librosa", "gradio")
 
 

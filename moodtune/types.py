@@ -164,11 +164,18 @@ class Track:
     text: str = ""  # the text the emotion classifier read (title, album, tags, lyrics)
     genre_tag: str = ""  # the file's own genre tag, as written by whoever tagged it
     instrumental: bool = True
+    # The music tagger's tag probabilities, "msd:rock", "mtt:fast" (tools/tagger.py; empty before it ran).
+    tags: Mapping[str, float] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def valence(self) -> float:
         return self.emotion.valence
+
+    @property
+    def genre_terms(self) -> dict[str, float]:
+        """Genre words with evidence in the track's tags (inside and beyond the ten), strongest first."""
+        return dict(self.extra.get("genre_terms") or {})
 
     @property
     def arousal(self) -> float:

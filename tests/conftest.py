@@ -138,3 +138,33 @@ def fill_disk():
         return filler
 
     return fill
+
+
+# Rendered demo-recipe clips whose sounds are told apart by the music tagger's embedding
+# (cosine, MSD model, 10 s): the two metal grooves 0.88, the two jazz ones 0.91, metal to jazz
+# 0.36-0.50, the third metal groove (an upload) 0.71-0.73 to the other two and <= 0.36 to the rest.
+SOUND_CLIPS = {
+    "metal_a": ("metal", 1),
+    "metal_b": ("metal", 2),
+    "metal_upload": ("metal", 0),
+    "jazz_a": ("jazz", 0),
+    "jazz_b": ("jazz", 1),
+    "classical_a": ("corpus", 0),
+    "classical_b": ("corpus", 1),
+}
+
+
+@pytest.fixture(scope="session")
+def sound_clips(tmp_path_factory) -> dict[str, Path]:
+    """name -> a rendered 10 s FLAC (SOUND_CLIPS), each its own file name."""
+    from catalog.demo import plan_clips, render_plan
+
+    by_genre: dict[str, list] = {}
+    for plan in plan_clips():
+        by_genre.setdefault("corpus" if plan.corpus_path else plan.genre, []).append(plan)
+    folder = tmp_path_factory.mktemp("sound-clips")
+    clips = {}
+    for name, (genre, index) in SOUND_CLIPS.items():
+        rendered = render_plan(by_genre[genre][index], folder / name, seconds=10.0)
+        clips[name] = rendered.rename(folder / f"{name}.flac")
+    return clips

@@ -42,6 +42,13 @@ class SearchInput(BaseModel):
     tempo_min: float | None = None
     tempo_max: float | None = None
     instrumental_only: bool = False
+    genre_terms: list[str] = Field(
+        default_factory=list, description="genre words of the request, also beyond the ten (funk, k-pop, electronic)"
+    )
+    like_track_id: str | None = Field(default=None, description="a track whose sound the results should share")
+    like_embedding: list[float] | None = Field(
+        default=None, description="a clip's sound embedding (classify_style's 'embedding') the results should share"
+    )
     k: int = Field(default=20, ge=1, le=200)
 
 
@@ -53,6 +60,10 @@ def _style(audio_path: str) -> dict[str, Any]:
     result = classify_style(audio_path)
     return {
         "style": result.style.as_dict(),
+        "svm_style": result.svm_style.as_dict() if result.svm_style else None,
+        "style_weights": dict(result.weights),
+        "genre_terms": {t: round(v, 3) for t, v in list(result.genre_terms.items())[:8]},
+        "embedding": [round(float(v), 5) for v in result.embedding] if result.embedding is not None else None,
         "audio_mood": result.audio_mood.as_dict(),
         "valence": round(result.valence, 3),
         "arousal": round(result.arousal, 3),
@@ -72,6 +83,9 @@ def make_search_tool(settings: Settings | None = None, store=None) -> BaseTool:
         tempo_min=None,
         tempo_max=None,
         instrumental_only=False,
+        genre_terms=(),
+        like_track_id=None,
+        like_embedding=None,
         k=20,
     ):
         tempo = (tempo_min or 0.0, tempo_max or TEMPO_CEILING_BPM) if (tempo_min or tempo_max) else None
@@ -89,6 +103,8 @@ def make_search_tool(settings: Settings | None = None, store=None) -> BaseTool:
             k=k,
             store=store,
             settings=settings,
+            genre_terms=tuple(genre_terms or ()),
+            like=like_track_id or like_embedding,
         )
         summary = [
             {
@@ -107,7 +123,10 @@ def make_search_tool(settings: Settings | None = None, store=None) -> BaseTool:
         name="search_catalog",
         args_schema=SearchInput,
         response_format="content_and_artifact",
-        description="Find catalog tracks close to a target mood and style, optionally matching words, with filters.",
+        description=(
+            "Find catalog tracks close to a target mood and style, optionally matching words and genre words, "
+            "or sounding like a track or clip, with filters."
+        ),
     )
 
 
@@ -121,7 +140,10 @@ style_tool = StructuredTool.from_function(
     func=_style,
     name="classify_style",
     args_schema=StyleInput,
-    description="Genre distribution (GTZAN's ten genres) and audio mood of an audio file, for 'find music like this clip'.",
+    description=(
+        "Genre distribution (GTZAN's ten genres), genre words, audio mood and sound embedding of an audio file, "
+        "for 'find music like this clip'."
+    ),
 )
 
 

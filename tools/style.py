@@ -1,8 +1,10 @@
-"""The style tool: an SVM over GTZAN-recipe audio features -> StyleVector, plus audio mood.
+"""The style tool: an SVM over GTZAN-recipe audio features, fused with the music tagger -> StyleVector, audio mood.
 
 `StyleClassifier` is a scikit-learn estimator (fit / predict_proba) saved as a versioned,
-checksummed artefact in models/style/. `classify_style(path)` is what the agent and the
-ingestion call.
+checksummed artefact in models/style/. `analyse_file(path)` is what ingestion calls and
+`classify_style(path)` what a clip upload calls: one decode, the GTZAN features, the SVM, both
+MusiCNN taggers (tools/tagger.py) and the fused reading of tools/audio_reading.py (style q,
+genre terms, audio mood) plus the MSD model's 200-d embedding for "sounds like" search.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from moodtune.artefacts import log_load, verify_artefact, write_manifest
 from moodtune.config import SHIPPED_MODELS_DIR
 from moodtune.errors import InputError, ModelCorruptError, ModelMissingError
 from moodtune.types import GENRES, MOODS, EmotionVector, StyleVector
-from tools.audio_features import GTZAN_COLUMNS, AudioFeatures, extract_features
+from tools.audio_features import GTZAN_COLUMNS, AudioFeatures
 
 ARTEFACT_NAME = "style"
 ARTEFACT_VERSION = "1.1.0"
@@ -246,25 +248,122 @@ def emotion_from_valence_arousal(valence: float, arousal: float, *, width: float
 
 @dataclass(frozen=True)
 class StyleResult:
+    """What the audio says of a track: its style q, its audio mood, and the evidence behind them.
+
+    From `analyse_file` / `classify_style` (the fused reading, tools/audio_reading.py): `style`
+    mixes the SVM's q (`svm_style`), the tagger's genres and the file's genre tag with `weights`;
+    `audio_mood` is read from the tags, tempo and loudness. From `classify_features` alone (no
+    tagger): the SVM's q and the hand-set circumplex heuristic (`audio_valence_arousal`).
+    """
+
     style: StyleVector
     audio_mood: EmotionVector
     valence: float
     arousal: float
     features: AudioFeatures
+    svm_style: StyleVector | None = None
+    tags: Mapping[str, float] = field(default_factory=dict)  # "msd:rock" / "mtt:fast" -> probability
+    embedding: np.ndarray | None = None  # (200,) the MSD model's mean penultimate vector
+    genre_terms: Mapping[str, float] = field(default_factory=dict)  # genre words with tag evidence, strongest first
+    weights: Mapping[str, float] = field(default_factory=dict)  # {"svm", "tagger", "file_tag"} shares of q
 
 
 def classify_features(features: AudioFeatures) -> StyleResult:
+    """The SVM's q and the heuristic audio mood of some features (no tagger; what `fit_audio_reading` starts from)."""
     probs = load_style_model().predict_proba(features.vector()[None, :])[0]
     valence, arousal = audio_valence_arousal(features)
+    style = StyleVector(tuple(float(p) for p in probs))
     return StyleResult(
-        style=StyleVector(tuple(float(p) for p in probs)),
+        style=style,
         audio_mood=emotion_from_valence_arousal(valence, arousal),
         valence=valence,
         arousal=arousal,
         features=features,
+        svm_style=style,
     )
 
 
-def classify_style(audio_path: str | Path) -> StyleResult:
-    """Style vector q and audio mood of an audio file (AudioReadError if unreadable)."""
-    return classify_features(extract_features(Path(audio_path)))
+TAGGER_MODELS = ("msd", "mtt")
+TAG_DECIMALS = 4  # tags are stored rounded; the reading is made from the rounded values, so a re-read gives the same
+
+
+def split_tags(tags: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """{"msd": {...}, "mtt": {...}} from tags keyed "msd:rock", "mtt:fast"."""
+    out: dict[str, dict[str, float]] = {name: {} for name in TAGGER_MODELS}
+    for key, value in tags.items():
+        model, _, tag = key.partition(":")
+        if model in out:
+            out[model][tag] = float(value)
+    return out
+
+
+def read_analysis(
+    features: AudioFeatures,
+    tags: Mapping[str, float],
+    *,
+    genre_tag: str = "",
+    embedding: np.ndarray | None = None,
+) -> StyleResult:
+    """The fused reading of a track from its features and tags (stored ones too: no audio is decoded)."""
+    from tools.audio_reading import read_audio
+
+    svm = classify_features(features).style
+    by_model = split_tags(tags)
+    reading = read_audio(
+        svm=svm, msd=by_model["msd"], mtt=by_model["mtt"], genre_tag=genre_tag or "", features=features
+    )
+    terms = dict(sorted(reading.genre_terms.items(), key=lambda item: -item[1]))
+    return StyleResult(
+        style=reading.style,
+        audio_mood=reading.emotion,
+        valence=float(reading.valence),
+        arousal=float(reading.arousal),
+        features=features,
+        svm_style=svm,
+        tags=dict(tags),
+        embedding=embedding,
+        genre_terms=terms,
+        weights=dict(reading.weights),
+    )
+
+
+def analyse_file(path: str | Path, *, genre_tag: str | None = None) -> StyleResult:
+    """Features, SVM, both taggers and the fused reading of an audio file, decoding it once.
+
+    One decode (tools/audio_features.py decode_spans) gives the middle 30 s at 22,050 Hz for the
+    GTZAN features and the tagger's excerpts at 16 kHz (4 x 9 s at 20/40/60/80 %, as
+    MusicTagger.tag_file reads them); both taggers share one log-mel. `genre_tag` None reads the
+    file's own tag. AudioReadError if the file is unreadable.
+    """
+    from tools.audio_features import check_sound, decode_spans, excerpt_span, features_of_signal
+    from tools.tagger import DEFAULT_WINDOWS, WINDOW_SECONDS, MusicTagger, plan_windows, tag_excerpts
+    from tools.tagger import SAMPLE_RATE as TAGGER_RATE
+
+    path = Path(path)
+    windows: list[tuple[float, float | None]] = []
+
+    def plan(duration: float):
+        windows[:] = plan_windows(duration, windows=DEFAULT_WINDOWS, window_seconds=WINDOW_SECONDS)
+        return [excerpt_span(duration), *((offset, seconds, TAGGER_RATE) for offset, seconds in windows)]
+
+    duration, (excerpt, *tagger_signals) = decode_spans(path, plan)
+    features = features_of_signal(check_sound(path, excerpt), duration=duration)
+    outputs = tag_excerpts(
+        [MusicTagger.load(name) for name in TAGGER_MODELS],
+        [(offset, y) for (offset, _), y in zip(windows, tagger_signals)],
+        duration=duration,
+    )
+    tags = {f"{out.model}:{tag}": round(p, TAG_DECIMALS) for out in outputs for tag, p in out.tags.items()}
+    if genre_tag is None:
+        from catalog.render import read_tags
+
+        genre_tag = read_tags(path).get("genre", "")
+    return read_analysis(features, tags, genre_tag=genre_tag, embedding=outputs[0].embedding)
+
+
+def classify_style(audio_path: str | Path, *, genre_tag: str | None = None) -> StyleResult:
+    """Style q, audio mood, tags and sound embedding of an audio file (AudioReadError if unreadable).
+
+    The fused reading (`analyse_file`); a clip's own genre tag counts when it has one.
+    """
+    return analyse_file(audio_path, genre_tag=genre_tag)

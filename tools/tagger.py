@@ -21,6 +21,9 @@ API
     MusicTagger.tag_signal(y, sr, *, windows=4, window_seconds=9.0) -> TaggerOutput
         samples in memory: 1-D or (channels, samples), any sample rate (resampled to 16 kHz)
     MusicTagger.tag_patches(patches (n, 187, 96)) -> (probabilities, logits, penultimate)
+    tag_excerpts([msd, mtt], [(start, y16k), ...], duration=...) -> [TaggerOutput, ...]
+        several models on excerpts already decoded at 16 kHz, the log-mel computed once for all
+        (ingestion: one decode for the features and both models; see tools/style.py analyse_file)
     MusicTagger.name, .tag_names, .version;  load_tagger(name) == MusicTagger.load(name)
     MSD_TAGS, MTT_TAGS, MODEL_TAGS: the tag vocabularies in output order
 
@@ -334,6 +337,45 @@ class TaggerOutput:
         return sorted(self.tags.items(), key=lambda item: -item[1])[:k]
 
 
+@dataclass(frozen=True)
+class PreparedExcerpts:
+    """The model input of some excerpts: what both models read, so it is computed once for both."""
+
+    patches: np.ndarray  # (n, 187, 96) log-mel patches
+    patch_times: np.ndarray  # (n,) start of each patch, seconds from the start of the track
+    windows: tuple[tuple[float, float], ...]  # (start, seconds) of each excerpt
+
+
+def prepare_excerpts(excerpts: Sequence[tuple[float, np.ndarray]]) -> PreparedExcerpts:
+    """Log-mel patches of excerpts given as (start seconds, 16 kHz mono samples)."""
+    all_patches, times, windows = [], [], []
+    for start, y in excerpts:
+        patches, frames = split_patches(log_mel(y))
+        all_patches.append(patches)
+        times.append(start + frames * HOP_LENGTH / SAMPLE_RATE)
+        windows.append((float(start), len(y) / SAMPLE_RATE))
+    return PreparedExcerpts(
+        patches=np.concatenate(all_patches),
+        patch_times=np.concatenate(times).astype(np.float64),
+        windows=tuple(windows),
+    )
+
+
+def tag_excerpts(
+    taggers: Sequence[MusicTagger], excerpts: Sequence[tuple[float, np.ndarray]], *, duration: float
+) -> list[TaggerOutput]:
+    """Several models' outputs for the same 16 kHz excerpts (start seconds, samples), the log-mel computed once.
+
+    Each output equals `tagger.tag_file(path)`'s when the excerpts are the ones tag_file decodes
+    (`plan_windows` at SAMPLE_RATE): ingestion decodes a file once for the features and both models.
+    """
+    excerpts = [(start, y) for start, y in excerpts if y.size]
+    if not excerpts:
+        raise InputError("no audio to tag")
+    prepared = prepare_excerpts(excerpts)
+    return [tagger.tag_prepared(prepared, duration=duration) for tagger in taggers]
+
+
 _CACHE: dict[tuple[str, Path], MusicTagger] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -401,13 +443,11 @@ class MusicTagger:
 
     def _tag_excerpts(self, excerpts: Sequence[tuple[float, np.ndarray]], *, duration: float) -> TaggerOutput:
         """Excerpts are (start seconds, 16 kHz mono samples)."""
-        all_patches, times, windows = [], [], []
-        for start, y in excerpts:
-            patches, frames = split_patches(log_mel(y))
-            all_patches.append(patches)
-            times.append(start + frames * HOP_LENGTH / SAMPLE_RATE)
-            windows.append((float(start), len(y) / SAMPLE_RATE))
-        probs, _logits, penultimate = self.tag_patches(np.concatenate(all_patches))
+        return self.tag_prepared(prepare_excerpts(excerpts), duration=duration)
+
+    def tag_prepared(self, prepared: PreparedExcerpts, *, duration: float) -> TaggerOutput:
+        """Tags of excerpts whose log-mel patches `prepare_excerpts` computed (shareable between models)."""
+        probs, _logits, penultimate = self.tag_patches(prepared.patches)
         mean = probs.mean(axis=0)
         return TaggerOutput(
             model=self.name,
@@ -415,8 +455,8 @@ class MusicTagger:
             embedding=penultimate.mean(axis=0),
             taggram=probs,
             embeddings=penultimate,
-            patch_times=np.concatenate(times).astype(np.float64),
-            windows=tuple(windows),
+            patch_times=prepared.patch_times,
+            windows=prepared.windows,
             duration=float(duration),
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agent.explain import build_messages
@@ -147,3 +149,70 @@ def test_warm_up_keeps_each_languages_prefix_and_logs_nothing(agent_factory):
     ]
     assert all(prefix[-1]["role"] == "assistant" for prefix in llm.kept)  # instructions and example, no tracks
     assert len(llm.calls) == 1 and not agent.review.sessions()
+
+
+# ---- "more like this" by sound: rendered clips ingested into a real store, the real tagger ----------
+@pytest.fixture(scope="module")
+def sound_store(tmp_path_factory, sound_clips):
+    """A catalog of six rendered clips (two metal, two jazz, two classical) ingested as a user's folder."""
+    import shutil
+
+    from catalog.ingest import ingest_folder
+    from moodtune.config import Settings
+
+    folder = tmp_path_factory.mktemp("sound-library")
+    for name in ("metal_a", "metal_b", "jazz_a", "jazz_b", "classical_a", "classical_b"):
+        shutil.copy(sound_clips[name], folder / sound_clips[name].name)
+    settings = Settings.load(home=tmp_path_factory.mktemp("sound-home")).ensure_dirs()
+    store = CatalogStore.open(settings)
+    summary = ingest_folder(settings, folder, workers=1, store=store, progress=False)
+    assert summary.added == 6 and store.count_audio() == 6
+    return store, {t.path.rsplit("/", 1)[-1].removesuffix(".flac"): t.id for t in store.iter_tracks()}
+
+
+@pytest.mark.parametrize(("seed", "alike", "unlike"), [("metal_a", "metal_b", "jazz_a"), ("jazz_a", "jazz_b", "metal_a")])
+def test_more_like_this_returns_the_tracks_that_sound_alike(settings, fake_llm, sound_store, seed, alike, unlike):
+    store, ids = sound_store
+    agent = Moodtune(settings, llm=fake_llm(), store=store)
+    reply = agent.more_like_this(ids[seed], user_id="ana", session_id="m1", k=4)
+    listed = [r.track.id for r in reply.recommendations]
+    assert ids[seed] not in listed and listed[0] == ids[alike]
+    sounds = {r.track.id: r.scored.parts["sounds_like"] for r in reply.recommendations}
+    assert sounds[ids[alike]] > sounds.get(ids[unlike], 0.0)
+    assert reply.intent.emotion.similarity(store.get_one(ids[seed]).emotion) == pytest.approx(1.0)
+    assert agent.profile("ana") and agent.profiles.preferences("ana").counts["more_like_this"] == 1
+    assert [r.request for r in agent.history("m1")] == [reply.request] and store.get_one(ids[seed]).title in reply.message
+    assert all("sounds alike" in r.explanation.template for r in reply.recommendations)
+
+
+def test_more_like_track_n_in_the_chat_also_searches_by_sound(settings, fake_llm, sound_store):
+    store, ids = sound_store
+    agent = Moodtune(settings, llm=fake_llm(answer(m=["calm"])), store=store)
+    first = agent.recommend("something", session_id="c1", k=6, explain_top=0)
+    shown = [r.track.id for r in first.recommendations]
+    assert "sounds_like" not in first.recommendations[0].scored.parts, "no seed, no sound part"
+    position = shown.index(ids["metal_a"])
+    agent._llm.answer = answer(f=True)
+    second = agent.recommend(f"more like track {position + 1}", session_id="c1", k=3, explain_top=0)
+    assert second.recommendations[0].track.id == ids["metal_b"]
+    assert all("sounds_like" in c.parts for c in second.candidates)
+
+
+def test_an_uploaded_clip_finds_the_tracks_that_sound_like_it(settings, fake_llm, sound_store, sound_clips):
+    store, ids = sound_store
+    agent = Moodtune(settings, llm=fake_llm(answer(m=["calm"])), store=store)
+    reply = agent.recommend("songs like this clip", k=2, explain_top=0, clip_path=str(sound_clips["metal_upload"]))
+    assert {r.track.id for r in reply.recommendations} == {ids["metal_a"], ids["metal_b"]}
+    assert all(r.scored.parts["sounds_like"] > 0.5 for r in reply.recommendations)
+    assert "sound of your clip" in reply.message
+
+
+def test_more_like_this_keeps_the_conversations_exclusions(settings, fake_llm, sound_store):
+    store, ids = sound_store
+    agent = Moodtune(settings, llm=fake_llm(answer(m=["calm"])), store=store)
+    agent.recommend("something calm", session_id="x1", k=3, explain_top=0)
+    metal_b = store.get_one(ids["metal_b"])
+    agent.conversations["x1"].intents[-1] = replace(agent.conversations["x1"].intents[-1], exclude_artists=(metal_b.artist,))
+    reply = agent.more_like_this(ids["metal_a"], session_id="x1", k=4, record_feedback=False)
+    assert ids["metal_b"] not in {r.track.id for r in reply.recommendations}
+    assert agent.profiles.preferences("default").counts["more_like_this"] == 0

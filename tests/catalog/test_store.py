@@ -34,6 +34,60 @@ def test_upsert_get_count_delete_round_trip(settings, track_factory):
         store.get_one("a")
 
 
+def test_tags_and_extra_round_trip_through_the_store_and_json(settings, track_factory):
+    from moodtune.serialize import track_from_dict, track_to_dict
+
+    tags = {"msd:rock": 0.4123, "msd:funk": 0.61, "mtt:fast": 0.2}
+    track = track_factory("a", mood="happy", genre="pop").with_(tags=tags, extra={"genre_terms": {"funk": 0.61}})
+    store = CatalogStore.open(settings)
+    store.upsert([track])
+    back = store.get_one("a")
+    assert back.tags == tags and back.genre_terms == {"funk": 0.61}
+    again = track_from_dict(track_to_dict(back))
+    assert (again.tags, again.genre_terms) == (tags, {"funk": 0.61})
+
+
+def _tagged(track_factory, clips, names):
+    from tools.tagger import MusicTagger
+
+    tagger = MusicTagger.load("msd")
+    tracks, embeddings = [], {}
+    for name in names:
+        tracks.append(track_factory(name, mood="calm", genre="jazz", artist=name))
+        embeddings[name] = tagger.tag_file(clips[name]).embedding
+    return tracks, embeddings
+
+
+def test_the_audio_collection_finds_a_clip_itself_then_what_sounds_like_it(settings, track_factory, sound_clips):
+    names = ["metal_a", "metal_b", "jazz_a", "jazz_b", "classical_a"]
+    tracks, embeddings = _tagged(track_factory, sound_clips, names)
+    store = CatalogStore.open(settings)
+    store.upsert(tracks, audio_embeddings=embeddings)
+    assert store.count_audio() == 5
+    for seed, alike, unlike in (("metal_a", "metal_b", "jazz_a"), ("jazz_a", "jazz_b", "metal_a")):
+        found = store.query_audio(embeddings[seed].tolist(), n=5, where=None)
+        assert found[0] == seed, "a clip's own embedding finds the clip first"
+        assert found.index(alike) < found.index(unlike)
+    # Filters hold in the audio search too.
+    found = store.query_audio(embeddings["metal_a"].tolist(), n=5, where=SearchFilters(exclude_artists=("metal_b",)).where())
+    assert "metal_b" not in found and found[0] == "metal_a"
+    stored = store.audio_embeddings(["metal_a", "nope"])
+    assert list(stored) == ["metal_a"] and stored["metal_a"] == pytest.approx(embeddings["metal_a"], abs=1e-6)
+
+
+def test_writing_a_track_again_without_its_sound_keeps_its_sound(settings, track_factory, sound_clips):
+    tracks, embeddings = _tagged(track_factory, sound_clips, ["metal_a", "jazz_a"])
+    store = CatalogStore.open(settings)
+    store.upsert(tracks, audio_embeddings=embeddings)
+    store.upsert([tracks[0].with_(title="Renamed", path="/music/moved.flac")])  # a path update, as ingest does
+    assert store.count_audio() == 2
+    assert store.audio_embeddings(["metal_a"])["metal_a"] == pytest.approx(embeddings["metal_a"], abs=1e-6)
+    renamed = store.audio.get(ids=["metal_a"], include=["metadatas"])["metadatas"][0]
+    assert renamed["title"] == "Renamed", "the audio collection's metadata follows the track"
+    store.delete(["metal_a"])
+    assert store.count_audio() == 1 and store.audio_embeddings(["metal_a"]) == {}
+
+
 def test_store_persists_across_opens(settings, track_factory):
     CatalogStore.open(settings).upsert([track_factory("x", mood="sad", genre="blues")])
     version = CatalogStore.open(settings).version()

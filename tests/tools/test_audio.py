@@ -53,6 +53,68 @@ def test_features_have_every_gtzan_column(clips):
     assert features.mode in ("major", "minor") and features.duration == pytest.approx(9.0, abs=1.5)
 
 
+def test_one_shared_stft_gives_librosas_own_numbers(clips):
+    """features_of_signal shares one STFT, one mel and a row-wise HPSS: the columns stay librosa's defaults."""
+    import librosa
+
+    from tools.audio_features import estimate_key, features_of_signal, load_excerpt
+
+    sr = 22_050
+    for clip in clips.values():
+        y, duration = load_excerpt(clip)
+        features = features_of_signal(y, duration=duration)
+        harmonic, percussive = librosa.effects.hpss(y)
+        expected = {
+            "chroma_stft": librosa.feature.chroma_stft(y=y, sr=sr),
+            "rms": librosa.feature.rms(y=y),
+            "spectral_centroid": librosa.feature.spectral_centroid(y=y, sr=sr),
+            "spectral_bandwidth": librosa.feature.spectral_bandwidth(y=y, sr=sr),
+            "rolloff": librosa.feature.spectral_rolloff(y=y, sr=sr),
+            "zero_crossing_rate": librosa.feature.zero_crossing_rate(y),
+            "harmony": harmonic,
+            "perceptr": percussive,
+            **{f"mfcc{i + 1}": row for i, row in enumerate(librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20))},
+        }
+        for name, values in expected.items():
+            assert features.gtzan[f"{name}_mean"] == pytest.approx(float(np.mean(values)), rel=1e-5, abs=1e-9), name
+            assert features.gtzan[f"{name}_var"] == pytest.approx(float(np.var(values)), rel=1e-5, abs=1e-12), name
+        onset = librosa.onset.onset_strength(y=y, sr=sr)
+        assert features.tempo == pytest.approx(float(librosa.feature.tempo(onset_envelope=onset, sr=sr)[0]))
+        assert (features.key, features.mode) == estimate_key(librosa.feature.chroma_cqt(y=harmonic, sr=sr))[:2]
+
+
+def test_the_row_wise_hpss_is_librosas(clips):
+    import librosa
+
+    from tools.audio_features import hpss, load_excerpt
+
+    y, _ = load_excerpt(clips["drums"])
+    harmonic, percussive = hpss(librosa.stft(y), length=y.size)
+    expected_h, expected_p = librosa.effects.hpss(y)
+    assert np.abs(harmonic - expected_h).max() < 1e-6 and np.abs(percussive - expected_p).max() < 1e-6
+
+
+def test_one_decode_reads_each_span_as_librosa_load_does(clips):
+    import librosa
+
+    from tools.audio_features import decode_spans
+
+    spans = [(1.0, 2.5, 22_050), (0.25, 3.0, 16_000), (0.0, None, 16_000), (2.0, 1.0, 44_100)]
+    for clip in clips.values():
+        duration, signals = decode_spans(clip, lambda d: spans)
+        assert duration == pytest.approx(librosa.get_duration(path=str(clip)))
+        for (offset, seconds, rate), signal in zip(spans, signals):
+            expected, _ = librosa.load(str(clip), sr=rate, mono=True, offset=offset, duration=seconds)
+            assert signal.dtype == np.float32 and np.array_equal(signal, expected)
+
+
+def test_a_clip_reading_has_tags_an_embedding_and_the_fusion_weights(clips):
+    result = classify_style(clips["drums"])
+    assert len(result.tags) == 100 and result.embedding.shape == (200,)
+    assert result.svm_style is not None and sum(result.weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert list(result.genre_terms.values()) == sorted(result.genre_terms.values(), reverse=True)
+
+
 def test_style_vector_is_a_distribution_and_tells_strings_from_drums(clips):
     strings, drums = classify_style(clips["strings"]), classify_style(clips["drums"])
     for result in (strings, drums):
