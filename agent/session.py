@@ -394,14 +394,9 @@ class Moodtune:
         clip_path: str | None = None,
         explain_top: int = 5,
     ) -> Reply:
-        final = None
-        for event in self.stream(
-            text, user_id=user_id, session_id=session_id, k=k, clip_path=clip_path, explain_top=explain_top
-        ):
-            if event.kind == "done":
-                final = event.reply
-        assert final is not None  # stream always ends with "done"
-        return final
+        return _final_reply(
+            self.stream(text, user_id=user_id, session_id=session_id, k=k, clip_path=clip_path, explain_top=explain_top)
+        )
 
     def stream_more_like_this(
         self,
@@ -466,19 +461,11 @@ class Moodtune:
         record_feedback: bool = True,
     ) -> Reply:
         """`stream_more_like_this`'s final reply (for the UI's "More like this" button, HTTP, MCP)."""
-        final = None
-        for event in self.stream_more_like_this(
-            track_id,
-            user_id=user_id,
-            session_id=session_id,
-            k=k,
-            explain_top=explain_top,
-            record_feedback=record_feedback,
-        ):
-            if event.kind == "done":
-                final = event.reply
-        assert final is not None  # the stream always ends with "done"
-        return final
+        return _final_reply(
+            self.stream_more_like_this(
+                track_id, user_id=user_id, session_id=session_id, k=k, explain_top=explain_top, record_feedback=record_feedback
+            )
+        )
 
     # -- feedback and profile ----------------------------------------------------------
     def feedback(self, *, user_id: str, track_id: str, kind: FeedbackKind, reply_id: str | None = None) -> None:
@@ -573,3 +560,14 @@ def validate_user_id(user_id: str) -> str:
     if not user_id or len(user_id) > 64 or not user_id.replace("-", "").replace("_", "").isalnum():
         raise InputError("user ids are 1-64 letters, digits, '-' or '_'")
     return user_id
+
+
+def _final_reply(events: Iterator[ReplyEvent]) -> Reply:
+    """The reply a turn's event stream ends with (every stream ends with "done")."""
+    final = None
+    for event in events:
+        if event.kind == "done":
+            final = event.reply
+    if final is None:
+        raise RuntimeError("a reply stream ended without its final reply")
+    return final

@@ -16,14 +16,15 @@ the turns before it as context) to give the Intent a follow-up refines, then the
 conversation so far. Few-shot examples come from the bank without the line's own conversation
 (leave-one-conversation-out), so a dev figure is not the model reading its own answer.
 
-The model's raw answers are cached by prompt (bench/results/.parse_cache.json, not committed):
-a change to the code that reads them is re-scored in seconds, while a prompt change re-runs the
+The model's raw answers are cached by prompt (bench/results/.parse_cache.jsonl, not committed),
+appended as they come so an interrupted run keeps them: a change to the code that reads them is re-scored in seconds, while a prompt change re-runs the
 model. Latency figures come only from lines the model actually ran (`--no-cache` for a timing run).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import hashlib
 import json
@@ -52,7 +53,9 @@ SETS: dict[str, list[Path]] = {
 DEFAULT_SETS = ("shared", "cpcd_dev", "zh", "probes")
 DEV_SET = SETS["shared"][0]
 HIPHOP = {"hiphop", "hip hop", "hip-hop", "rap"}
-CACHE_FILE = RESULTS_DIR / ".parse_cache.json"
+# One JSON line per model answer, appended as it comes: an interrupted run keeps what it paid for.
+CACHE_FILE = RESULTS_DIR / ".parse_cache.jsonl"
+LEGACY_CACHE_FILE = RESULTS_DIR / ".parse_cache.json"
 
 
 def _norm_genre(name: str) -> str:
@@ -102,8 +105,8 @@ class CachingLLM:
     not seen (answered with no reading), for re-scoring without running the model.
     """
 
-    def __init__(self, llm: LocalLLM | None, cache: dict[str, Any], *, use_cache: bool = True) -> None:
-        self.llm, self.cache, self.use_cache = llm, cache, use_cache
+    def __init__(self, llm: LocalLLM | None, cache: dict[str, Any], *, use_cache: bool = True, sink: Path | None = None) -> None:
+        self.llm, self.cache, self.use_cache, self.sink = llm, cache, use_cache, sink
         self.name = llm.name if llm else "cache"
         self.last: dict[str, Any] = {}
         self.misses = 0
@@ -126,6 +129,9 @@ class CachingLLM:
             "constrained": self.llm.last_timing.get("constrained"),
         }
         self.cache[key] = value
+        if self.sink is not None:
+            with self.sink.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n")
         return dict(value)
 
 
@@ -201,10 +207,20 @@ def evaluate(lines: list[dict], *, llm: CachingLLM, settings: Settings, bank: Ex
 
 
 def _load_cache() -> dict[str, Any]:
+    cache: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):  # the one-file cache of earlier runs, if any
+        cache.update(json.loads(LEGACY_CACHE_FILE.read_text(encoding="utf-8")))
     try:
-        return json.loads(CACHE_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        lines = CACHE_FILE.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:  # a line cut short by a kill: the answer is simply asked again
+            continue
+        cache[entry["key"]] = entry["value"]
+    return cache
 
 
 def main(
@@ -218,7 +234,7 @@ def main(
 ) -> dict:
     settings = settings or Settings.load()
     cache = _load_cache()
-    llm = CachingLLM(None if cache_only else LocalLLM.load(settings), cache, use_cache=use_cache)
+    llm = CachingLLM(None if cache_only else LocalLLM.load(settings), cache, use_cache=use_cache, sink=CACHE_FILE)
     bank = default_bank()
     if llm.llm is not None:
         parser.parse_request("warm-up: calm piano", llm=llm.llm, settings=settings, bank=bank)  # fills the prefix cache
@@ -229,16 +245,13 @@ def main(
         "bank_size": len(bank.examples),
         "scored_from_cached_answers": cache_only,
     }
-    try:
-        for set_name, paths in chosen.items():
-            misses_before = llm.misses
-            figures[set_name] = evaluate(read_lines(paths), llm=llm, settings=settings, bank=bank)
-            # Prompts the cache had not seen (answered with no reading): the set was not fully run.
-            figures[set_name]["uncached_prompts"] = llm.misses - misses_before
-            summary = {k: v for k, v in figures[set_name].items() if k != "rows"}
-            print(set_name, json.dumps(summary))
-    finally:
-        CACHE_FILE.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+    for set_name, paths in chosen.items():
+        misses_before = llm.misses
+        figures[set_name] = evaluate(read_lines(paths), llm=llm, settings=settings, bank=bank)
+        # Prompts the cache had not seen (answered with no reading): the set was not fully run.
+        figures[set_name]["uncached_prompts"] = llm.misses - misses_before
+        summary = {k: v for k, v in figures[set_name].items() if k != "rows"}
+        print(set_name, json.dumps(summary), flush=True)
     write_results(name, figures)
     return figures
 
