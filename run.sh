@@ -45,6 +45,15 @@ servers() {
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mpd >/dev/null
 }
 
+realaudio() {
+  # The real-audio test reads two real recordings from Debian's game-music packages (about 180 MB).
+  if [[ -f /usr/share/games/fretsonfire/data/songs/muldjord/chaos_god/song.ogg && -f /usr/share/games/wesnoth/1.16/data/core/music/sad.ogg ]]; then return; fi
+  echo "== installing two real recordings (Debian: fretsonfire-songs-muldjord, wesnoth-1.16-music) for the real-audio test"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fretsonfire-songs-muldjord wesnoth-1.16-music >/dev/null
+}
+
 case "${1:-up}" in
   up)
     install
@@ -55,7 +64,8 @@ case "${1:-up}" in
     install
     browser
     servers
-    export MOODTUNE_REQUIRE_BROWSER=1 MOODTUNE_REQUIRE_SERVERS=1
+    realaudio
+    export MOODTUNE_REQUIRE_BROWSER=1 MOODTUNE_REQUIRE_SERVERS=1 MOODTUNE_REQUIRE_REALAUDIO=1
     "$VENV/bin/ruff" check .
     # The tests that use the real LLM find it here; everything else uses temporary homes.
     "$VENV/bin/moodtune" --home "$TEST_HOME" setup --no-demo

@@ -20,6 +20,8 @@ SHIPPED_ARTEFACTS = {
     "style": "moodtune train style",
     # Converted once from musicnn's checkpoints (tools/tagger_convert.py); the files are in git.
     "tagger": "git checkout -- models/tagger",
+    # Fitted on real dev recordings (bench/fit_audio_reading.py); the file is in git.
+    "audio_reading": "git checkout -- models/audio_reading",
 }
 REPORTED_PACKAGES = ("llama_cpp_python", "torch", "transformers", "chromadb", "scikit-learn", "librosa", "gradio")
 

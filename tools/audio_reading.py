@@ -12,11 +12,12 @@ three sources are mixed with explicit weights, `q = w_svm·svm + w_tagger·tagge
 (the file-tag share only when the tag names a genre we know; the others scale up to fill it),
 chosen on real dev recordings by `fit` (never on the demo's renderings).
 
-Mood: arousal and valence are each a logistic model over a few tag features that speak for
-them (fast/loud/drums/metal/party against slow/soft/quiet/Mellow/ambient; happy/party/catchy
-against sad/metal/weird), plus the measured tempo and loudness. A small, named feature set
-keeps the fit honest on a small set of weakly labelled recordings. The circumplex position
-(valence, arousal) becomes a distribution over the eight moods as before.
+Mood: arousal and valence are each a logistic model (`MoodAxis`) over standardised features:
+tag probabilities plus the measured tempo and loudness. The zero-fit model reads a few named tags
+with hand-set signs (fast/loud/drums/metal/party against slow/soft/quiet/Mellow/ambient;
+happy/party/catchy against sad/metal/weird); `bench/fit_audio_reading.py` fits either the named
+tags or all 100 and keeps a fit only when it beats that prior leave-one-package-out. The
+circumplex position (valence, arousal) becomes a distribution over the eight moods as before.
 
 `AudioReader` is an estimator with fit/predict and a versioned, checksummed artefact in
 models/audio_reading/; `read_audio` is the function ingestion calls.
@@ -39,9 +40,10 @@ from moodtune.config import SHIPPED_MODELS_DIR
 from moodtune.types import GENRES, EmotionVector, StyleVector
 from tools.audio_features import AudioFeatures
 from tools.style import emotion_from_valence_arousal
+from tools.tagger import MSD_TAGS, MTT_TAGS
 
 ARTEFACT_DIR = SHIPPED_MODELS_DIR / "audio_reading"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 # Which tags speak for which genre, and how strongly (a tag may speak for two). Genres the
 # tagger has no tag for (disco, reggae) rest on the SVM and the file's tag.
@@ -85,6 +87,10 @@ VALENCE_FEATURES = (
     "msd:happy", "msd:party", "msd:catchy", "msd:pop", "msd:dance", "msd:funk", "msd:easy listening",
     "msd:sad", "msd:metal", "msd:heavy metal", "msd:hard rock", "mtt:metal", "mtt:weird", "msd:experimental", "msd:ambient",
 )  # fmt: skip
+# The measured values beside the tags (tanh-squashed tempo around 110 BPM, loudness around -22 dB).
+MEASURED = ("tempo", "loudness")
+# Every tag of both taggers, for a mood model that may read any of them.
+ALL_TAGS = tuple(f"msd:{t}" for t in MSD_TAGS) + tuple(f"mtt:{t}" for t in MTT_TAGS)
 # Prior signs of each feature (for the zero-fit reading and as a check on the fitted signs).
 AROUSAL_SIGNS = dict.fromkeys(AROUSAL_FEATURES[:9], 1.0) | dict.fromkeys(AROUSAL_FEATURES[9:], -1.0)
 VALENCE_SIGNS = dict.fromkeys(VALENCE_FEATURES[:7], 1.0) | dict.fromkeys(VALENCE_FEATURES[7:], -1.0)
@@ -130,16 +136,82 @@ def _logistic(x: float) -> float:
 
 
 @dataclass
+class MoodAxis:
+    """A logistic model of one circumplex axis (arousal high/low, valence positive/negative).
+
+    p = logistic(((x - mean) / scale) · coef + bias) over named features: tag probabilities plus
+    the measured tempo and loudness (each squashed by tanh). The zero-fit model (mean 0, scale 1,
+    coef ±2 by the prior signs) is the hand-set reading the fit must beat out of sample.
+    """
+
+    features: tuple[str, ...]
+    coef: tuple[float, ...]
+    mean: tuple[float, ...] = ()
+    scale: tuple[float, ...] = ()
+    bias: float = 0.0
+
+    @classmethod
+    def prior(cls, signs: Mapping[str, float]) -> MoodAxis:
+        names = (*signs, *MEASURED)
+        return cls(features=names, coef=tuple(2.0 * signs.get(n, 0.0) for n in names))
+
+    @staticmethod
+    def raw(tags: Mapping[str, float], features: AudioFeatures | None, names: Sequence[str]) -> np.ndarray:
+        measured = {
+            "tempo": math.tanh((features.tempo - 110) / 35) if features and features.tempo else 0.0,
+            "loudness": math.tanh((features.loudness_db + 22) / 6) if features else 0.0,
+        }
+        return np.array([measured[n] if n in measured else tags.get(n, 0.0) for n in names], dtype=np.float64)
+
+    def standardised(self, x: np.ndarray) -> np.ndarray:
+        if not self.mean:
+            return x
+        return (x - np.asarray(self.mean)) / np.asarray(self.scale)
+
+    def decision(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
+        """The linear score without the bias (what ranks tracks; the bias only moves the threshold)."""
+        return float(self.standardised(self.raw(tags, features, self.features)) @ np.asarray(self.coef))
+
+    def probability(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
+        return _logistic(self.decision(tags, features) + self.bias)
+
+    @classmethod
+    def fit(
+        cls, rows: Sequence[tuple[Mapping[str, float], AudioFeatures | None]], labels: Sequence[int], *, features: Sequence[str], C: float
+    ) -> MoodAxis:
+        """L2 logistic regression (strength C) on standardised features, classes balanced (our
+        labelled sets lean towards high arousal; the threshold should not)."""
+        from sklearn.linear_model import LogisticRegression
+
+        names = tuple(features)
+        X = np.stack([cls.raw(tags, feats, names) for tags, feats in rows])
+        mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
+        model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit((X - mean) / scale, np.asarray(labels))
+        return cls(
+            features=names,
+            coef=tuple(round(float(c), 6) for c in model.coef_[0]),
+            mean=tuple(round(float(m), 6) for m in mean),
+            scale=tuple(round(float(v), 6) for v in scale),
+            bias=float(model.intercept_[0]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "coef": list(self.coef), "mean": list(self.mean), "scale": list(self.scale), "bias": self.bias}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> MoodAxis:
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
+
+
+@dataclass
 class AudioReader:
     """Fusion weights for q and the two logistic mood models; `fit` on real labelled recordings."""
 
     w_svm: float = 0.3
     w_tagger: float = 0.7
     w_file_tag: float = 0.5
-    arousal_coef: dict[str, float] = field(default_factory=lambda: {k: 2.0 * s for k, s in AROUSAL_SIGNS.items()})
-    arousal_bias: float = 0.0
-    valence_coef: dict[str, float] = field(default_factory=lambda: {k: 2.0 * s for k, s in VALENCE_SIGNS.items()})
-    valence_bias: float = 0.0
+    arousal: MoodAxis = field(default_factory=lambda: MoodAxis.prior(AROUSAL_SIGNS))
+    valence: MoodAxis = field(default_factory=lambda: MoodAxis.prior(VALENCE_SIGNS))
     meta: dict[str, Any] = field(default_factory=dict)
 
     # -- style ---------------------------------------------------------------------------
@@ -153,30 +225,13 @@ class AudioReader:
         return StyleVector.from_mapping(q), terms, {k: round(v, 4) for k, v in weights.items()}
 
     # -- mood ----------------------------------------------------------------------------
-    @staticmethod
-    def mood_features(tags: Mapping[str, float], features: AudioFeatures | None, names: Sequence[str]) -> np.ndarray:
-        row = [tags.get(n, 0.0) for n in names]
-        tempo = (features.tempo - 110) / 35 if features and features.tempo else 0.0
-        loud = (features.loudness_db + 22) / 6 if features else 0.0
-        return np.array([*row, math.tanh(tempo), math.tanh(loud)], dtype=np.float64)
-
-    def arousal_probability(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
-        x = self.mood_features(tags, features, AROUSAL_FEATURES)
-        coef = np.array([self.arousal_coef.get(n, 0.0) for n in [*AROUSAL_FEATURES, "tempo", "loudness"]])
-        return _logistic(float(x @ coef) + self.arousal_bias)
-
-    def valence_probability(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
-        x = self.mood_features(tags, features, VALENCE_FEATURES)
-        coef = np.array([self.valence_coef.get(n, 0.0) for n in [*VALENCE_FEATURES, "tempo", "loudness"]])
-        return _logistic(float(x @ coef) + self.valence_bias)
-
     def read(
         self, *, svm: StyleVector, msd: Mapping[str, float], mtt: Mapping[str, float], genre_tag: str = "", features: AudioFeatures | None = None
     ) -> AudioReading:
         tags = prefixed(msd, mtt)
         style, terms, weights = self.style(svm, tags, genre_tag)
-        arousal = 2 * self.arousal_probability(tags, features) - 1
-        valence = 2 * self.valence_probability(tags, features) - 1
+        arousal = 2 * self.arousal.probability(tags, features) - 1
+        valence = 2 * self.valence.probability(tags, features) - 1
         return AudioReading(
             style=style,
             genre_terms=terms,
@@ -186,33 +241,14 @@ class AudioReader:
             weights=weights,
         )
 
-    # -- fitting -------------------------------------------------------------------------
-    def fit_mood(
-        self, rows: Sequence[tuple[Mapping[str, float], AudioFeatures | None]], labels: Sequence[int], *, which: str, C: float
-    ) -> AudioReader:
-        """Logistic regression (L2, strength C) of the high/positive label on the named features."""
-        from sklearn.linear_model import LogisticRegression
-
-        names = AROUSAL_FEATURES if which == "arousal" else VALENCE_FEATURES
-        X = np.stack([self.mood_features(tags, feats, names) for tags, feats in rows])
-        model = LogisticRegression(C=C, max_iter=2000).fit(X, np.asarray(labels))
-        coef = dict(zip([*names, "tempo", "loudness"], (float(c) for c in model.coef_[0])))
-        if which == "arousal":
-            self.arousal_coef, self.arousal_bias = coef, float(model.intercept_[0])
-        else:
-            self.valence_coef, self.valence_bias = coef, float(model.intercept_[0])
-        return self
-
     # -- artefact ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
             "w_svm": self.w_svm,
             "w_tagger": self.w_tagger,
             "w_file_tag": self.w_file_tag,
-            "arousal_coef": self.arousal_coef,
-            "arousal_bias": self.arousal_bias,
-            "valence_coef": self.valence_coef,
-            "valence_bias": self.valence_bias,
+            "arousal": self.arousal.to_dict(),
+            "valence": self.valence.to_dict(),
         }
 
     def save(self, directory: Path = ARTEFACT_DIR, *, meta: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +261,8 @@ class AudioReader:
     def load(cls, directory: Path = ARTEFACT_DIR) -> AudioReader:
         manifest = verify_artefact(directory, name="audio_reading", fix="git checkout -- models/audio_reading (or python -m bench.fit_audio_reading)")
         values = json.loads((directory / "reader.json").read_text(encoding="utf-8"))
-        return cls(**values, meta=manifest.get("meta", {}))
+        axes = {axis: MoodAxis.from_dict(values.pop(axis)) for axis in ("arousal", "valence")}
+        return cls(**values, **axes, meta=manifest.get("meta", {}))
 
 
 @cache

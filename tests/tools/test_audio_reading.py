@@ -1,0 +1,108 @@
+"""The fused audio reading (tools/audio_reading.py): the mood axes' fit/predict, the artefact, and
+real recordings read through the whole audio path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moodtune.errors import ModelCorruptError
+from moodtune.types import GENRES, StyleVector
+from tools.audio_reading import (
+    ALL_TAGS,
+    AROUSAL_SIGNS,
+    ARTEFACT_DIR,
+    MEASURED,
+    VERSION,
+    AudioReader,
+    MoodAxis,
+)
+
+EVEN = StyleVector.from_mapping(dict.fromkeys(GENRES, 0.1))
+
+
+def _tags(**values: float) -> dict[str, float]:
+    return {name: values.get(name.split(":", 1)[1].replace(" ", "_"), 0.05) for name in ALL_TAGS}
+
+
+def test_prior_axis_reads_fast_loud_tags_as_higher_arousal_than_slow_soft_ones():
+    axis = MoodAxis.prior(AROUSAL_SIGNS)
+    loud = _tags(fast=0.8, loud=0.7, drums=0.6, metal=0.5)
+    quiet = _tags(slow=0.8, soft=0.7, quiet=0.6, classical=0.5)
+    assert axis.probability(loud, None) > 0.5 > axis.probability(quiet, None)
+
+
+def test_fit_learns_the_sign_of_a_separating_tag_and_survives_a_round_trip():
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
+    for _ in range(60):
+        high = bool(rng.integers(2))
+        rows.append((_tags(fast=float(rng.uniform(0.5, 0.9) if high else rng.uniform(0.0, 0.4))), None))
+        labels.append(int(high))
+    features = ("mtt:fast", "mtt:slow", *MEASURED)
+    axis = MoodAxis.fit(rows, labels, features=features, C=1.0)
+    assert dict(zip(axis.features, axis.coef))["mtt:fast"] > 0
+    again = MoodAxis.from_dict(axis.to_dict())
+    for tags, feats in rows[:5]:
+        assert again.probability(tags, feats) == pytest.approx(axis.probability(tags, feats))
+    assert np.mean([(axis.probability(t, f) > 0.5) == bool(y) for (t, f), y in zip(rows, labels)]) > 0.9
+
+
+def test_shipped_artefact_loads_with_its_fitted_arousal_model(tmp_path):
+    reader = AudioReader.load()
+    assert reader.meta["arousal"]["kept"] in ("fitted", "prior")
+    assert set(reader.arousal.features) <= {*ALL_TAGS, *MEASURED}
+    saved = reader.save(tmp_path / "reader", meta={"test": True})
+    assert saved["version"] == VERSION
+    copy = AudioReader.load(tmp_path / "reader")
+    tags = _tags(fast=0.7)
+    assert copy.arousal.probability(tags, None) == pytest.approx(reader.arousal.probability(tags, None))
+
+
+def test_a_corrupt_reader_file_names_the_fix(tmp_path):
+    broken = tmp_path / "audio_reading"
+    shutil.copytree(ARTEFACT_DIR, broken)
+    (broken / "reader.json").write_text('{"w_svm": 0.2', encoding="utf-8")
+    with pytest.raises(ModelCorruptError, match="models/audio_reading"):
+        AudioReader.load(broken)
+
+
+def test_file_genre_tag_takes_its_shown_share_of_q():
+    reader = AudioReader(w_svm=0.2, w_tagger=0.8, w_file_tag=0.5)
+    q, _, weights = reader.style(EVEN, _tags(), "Heavy Metal")
+    assert weights == {"svm": 0.1, "tagger": 0.4, "file_tag": 0.5}
+    assert q.top == "metal"
+    _, _, untagged = reader.style(EVEN, _tags(), "Soundtrack")
+    assert untagged["file_tag"] == 0.0
+
+
+# Real recordings from Debian packages (./run.sh test installs them; see bench/data/README.md for
+# their labels): a death-metal song by Muldjord and Wesnoth's quiet orchestral "sad" theme.
+METAL = Path("/usr/share/games/fretsonfire/data/songs/muldjord/chaos_god/song.ogg")
+ORCHESTRAL = Path("/usr/share/games/wesnoth/1.16/data/core/music/sad.ogg")
+
+
+@pytest.fixture(scope="module")
+def real_readings():
+    missing = [str(p) for p in (METAL, ORCHESTRAL) if not p.is_file()]
+    if missing:
+        if os.environ.get("MOODTUNE_REQUIRE_REALAUDIO"):
+            pytest.fail(f"real recordings missing: {missing} (apt-get install fretsonfire-songs-muldjord wesnoth-1.16-music)")
+        pytest.skip(f"real recordings not installed: {missing}")
+    from tools.style import analyse_file
+
+    # genre_tag="" so the audio alone decides (Wesnoth's files are tagged 'Romantic Classical').
+    return {name: analyse_file(path, genre_tag="") for name, path in (("metal", METAL), ("orchestral", ORCHESTRAL))}
+
+
+def test_real_metal_and_quiet_orchestral_tracks_get_different_genres_and_arousal(real_readings):
+    metal, orchestral = real_readings["metal"], real_readings["orchestral"]
+    assert metal.style.top in ("metal", "rock")
+    assert orchestral.style.top == "classical"
+    assert metal.style["metal"] > orchestral.style["metal"]
+    assert metal.arousal > 0 > orchestral.arousal
+    assert metal.tags["msd:metal"] > orchestral.tags["msd:metal"]
