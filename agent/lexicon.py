@@ -51,15 +51,22 @@ def _merged(key: str) -> Any:
 @cache
 def pattern(name: str) -> re.Pattern:
     """The named pattern of every language file, as one alternation, with the common pieces filled in."""
-    pieces = _load("common").get("pieces", {})
     sources = [
-        src.replace("{bpm}", pieces["bpm"]).replace("{name}", pieces["name"])
+        _filled(src, {**_load("common").get("pieces", {}), **_load(language).get("pieces", {})})
         for language in LANGUAGES
         if (src := _load(language).get("patterns", {}).get(name))
     ]
     if not sources:
         raise KeyError(f"no pattern {name!r} in {RULES_DIR}")
     return re.compile("|".join(f"(?:{s})" for s in sources))
+
+
+def _filled(source: str, pieces: dict[str, str]) -> str:
+    """A pattern with its {piece} placeholders replaced (pieces may use other pieces)."""
+    for _ in range(3):
+        for key, piece in pieces.items():
+            source = source.replace("{" + key + "}", piece)
+    return source
 
 
 def _groups(match: re.Match) -> list[str]:
@@ -153,8 +160,12 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
                 taken.append((start, end, ALL_GENRE_TERMS[term]))
     liked: list[str] = []
     excluded: list[str] = []
-    for start, _, canonical in sorted(taken):
-        rejected = _negated(lowered, start) or pattern("too_before").search(lowered[max(0, start - 5) : start])
+    for start, end, canonical in sorted(taken):
+        rejected = (
+            _negated(lowered, start)
+            or pattern("too_before").search(lowered[max(0, start - 5) : start])
+            or _complained_after(lowered, end)
+        )
         target = excluded if rejected else liked
         if canonical not in target:
             target.append(canonical)
@@ -324,9 +335,15 @@ def named_in_text(name: str, text: str, *, cutoff: float = 0.8) -> bool:
 
 
 def artist_negated(name: str, text: str) -> bool:
+    """Is the name under a negation, or followed by a complaint (草东太吵了, "TWICE 就算了")?"""
     lowered = text.lower()
     spots = _find_term(lowered, name.lower()) or [lowered.find(name.lower().split()[0])]
-    return any(pos >= 0 and _negated(lowered, pos) for pos in spots)
+    return any(pos >= 0 and (_negated(lowered, pos) or _complained_after(lowered, pos + len(name))) for pos in spots)
+
+
+def _complained_after(text: str, end: int) -> bool:
+    """Does a complaint follow the term ending at `end`, in the same clause (电子的有点吵)?"""
+    return bool(pattern("complaint_after").match(text[end:]))
 
 
 def is_possessive_phrase(name: str) -> bool:
@@ -400,14 +417,15 @@ def _could_be_a_name(name: str) -> bool:
 
 
 def chinese_artist_mentions(text: str, *, after_negation_only: bool = False) -> list[str]:
-    """Names a Chinese request writes before 那种/那样 ("五月天那种") or right after a negation
-    ("别给我放邓紫棋"), when they are no mood, genre or activity word.
+    """Names a Chinese request writes before 那种/那样 ("五月天那种"), right after a negation
+    ("别给我放邓紫棋") or right before a complaint ("草东太吵了", "BTS之外的"), when they are no
+    mood, genre or activity word.
 
     The first kind is a guess worth taking only when the model saw an artist but wrote its name
     in another script (五月天 as "Mayday"); `after_negation_only` keeps to the second kind.
     """
     names: list[str] = []
-    for match in pattern("name_after_negation").finditer(text):
+    for match in [*pattern("name_after_negation").finditer(text), *pattern("name_before_complaint").finditer(text)]:
         name = _groups(match)[0]
         if _could_be_a_name(name) and not set(name) & _NOT_IN_A_NAME and name not in names:
             names.append(name)

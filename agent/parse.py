@@ -195,18 +195,24 @@ def interpret(
     # of PSY", "I don't like the ones by X"); a name under a negation is always an exclusion, and
     # one right after "like"/喜欢 always liked.
     artists, exclude_artists = [], []
+    # A name the model put among genres, liked or rejected ("not a fan of Deep Blue Something"
+    # came back as a rejected genre), is read as an artist.
     names_as_genres = [g for g in raw.get("g", []) if not lexicon.looks_like_genre(g)]
+    names_as_excluded_genres = [g for g in raw.get("xg", []) if not lexicon.looks_like_genre(g)]
     disliking = lexicon.has_dislike_cue(text)
     for name, disliked in [
         *((n, False) for n in [*raw.get("a", []), *names_as_genres]),
-        *((n, True) for n in raw.get("xa", [])),
+        *((n, True) for n in [*raw.get("xa", []), *names_as_excluded_genres]),
     ]:
         if lexicon.is_genre(name) or not lexicon.named_in_text(name, text) or lexicon.is_possessive_phrase(name):
             continue
         if lexicon.artist_negated(name, text):
             disliked = True
-        elif lexicon.artist_liked(name, text) or not disliking:
-            disliked = False  # "like Adele", or a message with no word of dislike at all ("Limp Bizkit Korn")
+        elif language == "zh" or lexicon.artist_liked(name, text) or not disliking:
+            # "like Adele", or a message with no word of dislike at all ("Limp Bizkit Korn"). In
+            # Chinese the cue words are everywhere (有没有 holds 没), so only the name's own
+            # negation or complaint rejects it: 周杰伦的都听遍了 still wants Jay Chou's style.
+            disliked = False
         target = exclude_artists if disliked else artists
         if not _already_named(name, artists, exclude_artists):
             target.append(name)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from agent import lexicon
 from agent import parse as parser
 from agent.fewshot import ExampleBank, default_bank
 from agent.llm import LocalLLM
@@ -59,7 +60,9 @@ LEGACY_CACHE_FILE = RESULTS_DIR / ".parse_cache.json"
 
 
 def _norm_genre(name: str) -> str:
+    """A genre label or term in one spelling (国风 and "chinese traditional" are one genre)."""
     name = name.strip().lower()
+    name = lexicon.canonical_genre(name) or name
     return "hiphop" if name in HIPHOP else name
 
 

@@ -32,6 +32,8 @@ def test_lexicons_cover_the_vocabularies():
         ("my country songs", ["country"], []),
         ("不要周杰伦的，来点别的华语流行", ["pop"], []),
         ("要那种特别燃的电子乐", ["electronic"], []),
+        ("电子的有点吵，换成民谣吧", ["folk"], ["electronic"]),
+        ("古典的有点太严肃了，换点轻松的流行", ["pop"], ["classical"]),
     ],
 )
 def test_genre_mentions(text, liked, excluded):
@@ -151,7 +153,14 @@ def test_context_mentions_last_named_first(text, contexts):
 
 @pytest.mark.parametrize(
     ("text", "names"),
-    [("and def no Adele lol", ["Adele"]), ("anything except Drake", ["Drake"]), ("No Doubt songs", [])],
+    [
+        ("and def no Adele lol", ["Adele"]),
+        ("anything except Drake", ["Drake"]),
+        ("No Doubt songs", []),
+        ("I am not really a fan of Harry Styles and Ella Mai, but we can add some Justin Bieber songs.", ["Harry Styles", "Ella Mai"]),
+        ("Not crazy about Sweedish House Mafia", ["Sweedish House Mafia"]),
+        ("I don't like them. Add 8 ball & mjg", []),
+    ],
 )
 def test_excluded_artist_mentions(text, names):
     assert lexicon.artist_mentions(text, excluded=True) == names
@@ -164,7 +173,17 @@ def test_possessive_phrases_are_not_artists(name, expected):
 
 @pytest.mark.parametrize(
     ("name", "text", "negated"),
-    [("Eagles", "classic rock please, anything but the Eagles", True), ("Eagles", "more like the Eagles", False)],
+    [
+        ("Eagles", "classic rock please, anything but the Eagles", True),
+        ("Eagles", "more like the Eagles", False),
+        ("Blink 182", "hmm...not a big fan of blink 182. How about some songs from Bush?", True),
+        ("Bush", "hmm...not a big fan of blink 182. How about some songs from Bush?", False),
+        ("98 degrees", "NSYNC has a few good songs but I was never a fan of 98 degrees.", True),
+        ("Rebelution", "Let's move away from Rebelution and more of that", True),
+        ("草东", "草东太吵了，告五人可以", True),
+        ("告五人", "草东太吵了，告五人可以", False),
+        ("华晨宇", "最近在听华晨宇，有点太吵了，推点他安静一点的歌", False),
+    ],
 )
 def test_artist_negated(name, text, negated):
     assert lexicon.artist_negated(name, text) is negated
@@ -244,6 +263,9 @@ def test_artist_mentions(text, names):
         ("不要Taylor Swift的歌", ["Taylor Swift"]),
         ("别放Madonna", ["Madonna"]),
         ("别放摇滚，不要太吵，别有人声", []),
+        ("NewJeans 的再多点，TWICE 就算了", ["TWICE"]),
+        ("男团的也来点？BTS之外的", ["BTS"]),
+        ("我不太喜欢薛之谦，其他华语男歌手推荐几个？", ["薛之谦"]),
         ("要安静那种", []),
     ],
 )

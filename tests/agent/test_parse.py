@@ -244,6 +244,11 @@ def test_real_model_follows_a_conversation(settings, real_llm_path):
     # "Disliked" needs a word of dislike somewhere in the message.
     ("Limp Bizkit Korn", answer(xa=["Limp Bizkit", "Korn"]), ["Limp Bizkit", "Korn"], [], []),
     ("I don't know if I am PSY's biggest fan. Something by GOT7?", answer(a=["GOT7"], xa=["PSY"]), ["GOT7"], ["PSY"], []),
+    # A name the model rejected as a genre is a rejected artist.
+    ("Lovefool is a good choice. I'm not a fan of Deep Blue Something.", answer(xg=["deep blue something"]), [], ["deep blue something"], []),
+    # In Chinese only the name's own negation or complaint rejects it (有没有 holds 没).
+    ("周杰伦的都听遍了，有没有风格差不多的别的歌手", answer(xa=["周杰伦"]), ["周杰伦"], [], []),
+    ("草东太吵了，告五人可以", answer(a=["告五人"]), ["告五人"], ["草东"], []),
 ])
 def test_names_and_genres_the_model_mixes_up(settings, fake_llm, text, model, artists, excluded, terms):
     intent = parse_request(text, llm=fake_llm(model), settings=settings)
