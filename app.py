@@ -271,8 +271,28 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             handler.__name__ = f"feedback_{kind}"
             return handler
 
-        for button, kind in ((up, "up"), (down, "down"), (skip, "skip"), (more, "more_like_this")):
+        for button, kind in ((up, "up"), (down, "down"), (skip, "skip")):
             button.click(feedback(kind), [chosen, last_reply], [status])
+
+        def on_more(track_id: str | None, browser: dict, chat: list, request: gr.Request):
+            """A new turn of tracks that sound like the chosen one (the tagger's embedding), no LLM."""
+            user_id = who(request).browser_user
+            browser = own_session(browser, user_id)
+            if not track_id:
+                yield browser, chat, gr.update(), gr.update(), gr.update(), gr.update(), "Pick a track first."
+                return
+            try:
+                reply = None
+                stream = agent.stream_more_like_this(str(track_id)[:200], user_id=user_id, session_id=browser["session_id"])
+                for event in stream:
+                    if event.kind == "done":
+                        reply = event.reply
+                chat = [*(chat or []), {"role": "user", "content": reply.request}, {"role": "assistant", "content": reply.message}]
+                yield browser, chat, reply, cards_html(reply), track_choices(reply), gr.update(), "✓"
+            except MoodtuneError as exc:
+                yield browser, chat, gr.update(), gr.update(), gr.update(), gr.update(), f"⚠ {exc}"
+
+        more.click(on_more, [chosen, state, chatbot], outputs)
 
         def show_profile(request: gr.Request):
             return profile_html(agent.profile(who(request).browser_user))

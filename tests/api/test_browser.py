@@ -76,6 +76,15 @@ def test_chat_cards_and_feedback_in_a_real_browser(
     wait.until(lambda d: request_text in d.find_element(By.CSS_SELECTOR, "#mt-chat").text)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")) >= 3)
 
+    # "More like this" is a new turn: tracks that sound like the chosen one, the seed not among them.
+    seed = browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")[0].get_attribute("data-track-id")
+    browser.find_element(By.CSS_SELECTOR, "#mt-more").click()
+    seed_title = demo_agent.track(seed).title
+    wait.until(lambda d: seed_title in d.find_element(By.CSS_SELECTOR, "#mt-chat").text.split(request_text)[-1])
+    wait.until(lambda d: seed not in [c.get_attribute("data-track-id") for c in d.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")])
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")) >= 3
+    assert demo_agent.profile("default")["counts"].get("more_like_this", 0) == 1
+
 
 def test_a_browser_signs_in_and_sees_only_its_own_conversation(serve, demo_agent, secured, tokens, browser):
     """With tokens set: the login page, then the UI as the token's user; another user's browser starts empty."""
