@@ -165,6 +165,7 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 )
                 send = gr.Button("Send", variant="primary", scale=1, elem_id="mt-send")
             clip = gr.Audio(type="filepath", label="Find music like this clip (optional)", sources=["upload"])
+            voice_in, voice_mode, voice_out, heard = voice_components()
             cards = gr.HTML(cards_html(None), elem_id="mt-cards")
             with gr.Row():
                 chosen = gr.Dropdown(label="Track", choices=[], interactive=True, scale=3, elem_id="mt-track")
@@ -254,6 +255,30 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         outputs = [state, chatbot, last_reply, cards, chosen, message, status]
         send.click(on_send, [message, clip, state, chatbot], outputs)
         message.submit(on_send, [message, clip, state, chatbot], outputs)
+
+        def on_voice(recording: str | None, speak: bool, clip_path: str | None, browser: dict, chat: list, request: gr.Request):
+            """A spoken request: its transcript goes through on_send; in voice mode the list is spoken as soon as it is ranked."""
+            if not recording:
+                return
+            try:
+                transcript = agent.listen(recording)
+            except MoodtuneError as exc:
+                yield *(gr.update() for _ in outputs), gr.update(), f"⚠ {html.escape(str(exc))}"
+                return
+            heard_text = f"Heard ({transcript.language}, {transcript.seconds:.1f} s): {html.escape(transcript.text)}"
+            spoken = False
+            for step in on_send(transcript.text, clip_path, browser, chat, request):
+                speech = gr.update()
+                if speak and not spoken and isinstance(step[2], Reply):
+                    spoken = True
+                    try:
+                        speech = str(agent.speak(step[2])[1])
+                    except MoodtuneError as exc:
+                        heard_text += f" · ⚠ {html.escape(str(exc))}"
+                yield *step, speech, heard_text
+
+        for event in (voice_in.stop_recording, voice_in.upload):
+            event(on_voice, [voice_in, voice_mode, clip, state, chatbot], [*outputs, voice_out, heard])
 
         def feedback(kind: str):
             def handler(track_id: str | None, reply: Reply | None, request: gr.Request):
@@ -371,6 +396,20 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         save_verdict.click(record, [replies, verdict_track, faithful, fits, note], [verdict_status])
         ui.load(on_load, [state], [state, chatbot, last_reply, cards, chosen, review_tab, whoami, profile_view])
     return ui
+
+
+def voice_components():
+    """The voice section (issue 19): a microphone (or a file), voice mode (off by default), the spoken answer."""
+    with gr.Row(elem_id="mt-voice-row"):
+        voice_in = gr.Audio(
+            sources=["upload", "microphone"], type="filepath", label="🎤 Ask out loud (English or 中文)",
+            elem_id="mt-voice", scale=3,
+        )
+        with gr.Column(scale=2):
+            voice_mode = gr.Checkbox(value=False, label="Voice mode: speak the answers", elem_id="mt-voice-mode")
+            voice_out = gr.Audio(label="Spoken answer", type="filepath", autoplay=True, interactive=False, elem_id="mt-voice-out")
+    heard = gr.Markdown(elem_id="mt-heard")
+    return voice_in, voice_mode, voice_out, heard
 
 
 def create_server_app(settings: Settings, *, agent: Moodtune | None = None):

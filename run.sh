@@ -22,7 +22,7 @@ install() {
   CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install -q "llama-cpp-python>=0.3"
   # tinysoundfont's only dependency, pyaudio, is for live playback, which Moodtune never does.
   "$VENV/bin/pip" install -q --no-deps tinysoundfont
-  "$VENV/bin/pip" install -q -e ".[test,llm,servers]"
+  "$VENV/bin/pip" install -q -e ".[test,llm,servers,voice]"
   echo "$want" > "$stamp"
 }
 
@@ -54,6 +54,15 @@ realaudio() {
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fretsonfire-songs-muldjord wesnoth-1.16-music >/dev/null
 }
 
+voice() {
+  # Spoken replies are rendered by Debian's espeak-ng (the voice tests speak and transcribe it).
+  if command -v espeak-ng >/dev/null; then return; fi
+  echo "== installing espeak-ng for spoken replies"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null
+}
+
 case "${1:-up}" in
   up)
     install
@@ -65,11 +74,13 @@ case "${1:-up}" in
     browser
     servers
     realaudio
+    voice
     export MOODTUNE_REQUIRE_BROWSER=1 MOODTUNE_REQUIRE_SERVERS=1 MOODTUNE_REQUIRE_REALAUDIO=1
     "$VENV/bin/ruff" check .
     # The tests that use the real LLM find it here; everything else uses temporary homes.
     "$VENV/bin/moodtune" --home "$TEST_HOME" setup --no-demo
     export MOODTUNE_LLM_PATH="$TEST_HOME/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    export MOODTUNE_WHISPER_DIR="$TEST_HOME/models/whisper"  # assembled by the setup above
     status=0
     "$VENV/bin/pytest" "${@:2}" || status=$?
     # pytest exits 5 when it collected no tests: that is a broken setup, not a pass.

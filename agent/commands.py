@@ -47,8 +47,24 @@ def _recommend(args: argparse.Namespace, settings: Settings) -> int:
 
 
 CHAT_HELP = (
-    "commands: /up N, /down N, /skip N, /more N (more like track N), /profile, /quit; anything else is a request"
+    "commands: /up N, /down N, /skip N, /more N (more like track N), /voice FILE (a spoken request), /profile, "
+    "/quit; anything else is a request"
 )
+
+
+def _voice_turn(agent, path: str, *, args: argparse.Namespace, session_id: str) -> Reply:
+    """A spoken request: transcribed, answered as typed text would be, and the answer spoken to a WAV."""
+    import shutil
+
+    transcript = agent.listen(path)
+    print(f"heard ({transcript.language}, {transcript.seconds:.1f} s): {transcript.text}")
+    reply = agent.recommend(transcript.text, user_id=args.user, session_id=session_id, k=args.k)
+    print_reply(reply)
+    _, wav = agent.speak(reply)
+    if args.speech_out:
+        wav = shutil.copyfile(wav, args.speech_out)
+    print(f"spoken reply: {wav}")
+    return reply
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -60,6 +76,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     session_id = uuid.uuid4().hex[:12]
     last: Reply | None = None
     print(f"Moodtune chat. {CHAT_HELP}")
+    if args.voice:
+        last = _voice_turn(agent, args.voice, args=args, session_id=session_id)
     kinds = {"/up": "up", "/down": "down", "/skip": "skip", "/more": "more_like_this"}
     for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: input("you> "), None):
         line = line.strip()
@@ -69,7 +87,9 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             command, _, arg = line.partition(" ")
             if command == "/quit":
                 break
-            if command == "/profile":
+            if command == "/voice":
+                last = _voice_turn(agent, arg.strip(), args=args, session_id=session_id)
+            elif command == "/profile":
                 print(json.dumps(agent.profile(args.user), indent=2))
             elif command in kinds:
                 if last is None or not arg.isdigit() or not 1 <= int(arg) <= len(last.recommendations):
@@ -112,3 +132,5 @@ def register(cli: CommandLine) -> None:
     parser = cli.add("chat", help="a terminal conversation with refinements and feedback", handler=_chat)
     parser.add_argument("--user", default="default")
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--voice", metavar="FILE", help="start with a spoken request: a WAV (or any audio file)")
+    parser.add_argument("--speech-out", metavar="WAV", help="also write each spoken reply to this file")

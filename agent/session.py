@@ -516,6 +516,19 @@ class Moodtune:
                 self._owners.pop(sid, None)
         return {"feedback": feedback, **review, "conversations": len(sessions)}
 
+    # -- voice (tools/speech.py) -------------------------------------------------------
+    def listen(self, audio, *, language: str | None = None):
+        """A spoken request as a Transcript; its text then goes through an ordinary turn."""
+        from tools.speech import transcribe
+
+        return transcribe(audio, language=language, settings=self.settings)
+
+    def speak(self, reply: Reply):
+        """What a voice reply says (its first line, the top tracks' short reasons) and the WAV of it."""
+        from tools.speech import speak_reply
+
+        return speak_reply(reply, settings=self.settings)
+
     def track(self, track_id: str) -> Track:
         return self.store.get_one(track_id)
 

@@ -225,6 +225,10 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
         identity_of(request).require_reviewer()
         return agent.review.export_dict()
 
+    from api.voice import add_voice_routes
+
+    add_voice_routes(app, agent=agent, gate=gate, settings=settings)
+
     @app.get("/v1/models")
     def models() -> dict:
         return {"object": "list", "data": [{"id": "moodtune", "object": "model", "owned_by": "local"}]}

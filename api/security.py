@@ -41,6 +41,7 @@ IDENTITY_KEY = "moodtune.identity"
 COOKIE = "moodtune_auth"
 LOGIN, LOGOUT = "/login", "/logout"
 UPLOAD_SUFFIX = "/gradio_api/upload"  # Gradio's upload route: its bodies may be up to max_upload_mb
+VOICE_PATH = "/api/v1/voice"  # a spoken request's recording: an upload too (a 5 s WAV is ~400 KB)
 MIN_SECRET_CHARS = 16
 MAX_LOGIN_BODY = 8 * 1024
 FAILED_SIGN_IN_DELAY_S = 1.0
@@ -292,7 +293,8 @@ class Gate:
 
     # -- bodies --------------------------------------------------------------------------
     async def _bounded(self, scope: dict, receive: Any, send: Any) -> None:
-        limit = self.max_upload if scope["path"].endswith(UPLOAD_SUFFIX) else self.max_body
+        uploads = scope["path"].endswith(UPLOAD_SUFFIX) or scope["path"] == VOICE_PATH
+        limit = self.max_upload if uploads else self.max_body
         declared = _headers(scope).get("content-length", "")
         if declared.strip().isdigit() and int(declared) > limit:
             await self._too_large(send, limit)

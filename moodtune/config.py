@@ -92,6 +92,10 @@ class Settings:
     subsonic_cache_mb: int = 1024  # downloaded songs awaiting analysis stay under this
     mpd_address: str | None = None  # HOST:PORT or socket path; None: MPD_HOST/MPD_PORT, else localhost:6600
     mpd_music_dir: Path | None = None  # MPD's music_directory: local files are queued relative to it
+    # Speech (tools/speech.py): the Whisper models' folder (None: <home>/models/whisper), and the
+    # longest recording transcribed (a request is a few seconds; an hour of audio is a mistake).
+    whisper_dir: Path | None = None
+    voice_max_seconds: int = 60
 
     # Environment variable -> field name, for every field that can be set from the environment.
     ENV: ClassVar[dict[str, str]] = {
@@ -113,6 +117,8 @@ class Settings:
         "MOODTUNE_SUBSONIC_CACHE_MB": "subsonic_cache_mb",
         "MOODTUNE_MPD": "mpd_address",
         "MOODTUNE_MPD_MUSIC_DIR": "mpd_music_dir",
+        "MOODTUNE_WHISPER_DIR": "whisper_dir",
+        "MOODTUNE_VOICE_MAX_SECONDS": "voice_max_seconds",
     }
 
     @classmethod
@@ -173,6 +179,15 @@ class Settings:
     @property
     def resolved_llm_path(self) -> Path:
         return self.llm_path or self.models_dir / LLM_FILE_NAME
+
+    @property
+    def resolved_whisper_dir(self) -> Path:
+        return self.whisper_dir or self.models_dir / "whisper"
+
+    @property
+    def speech_cache_dir(self) -> Path:
+        """Spoken replies (WAV), one file per text and voice."""
+        return self.home / "cache" / "speech"
 
     @property
     def chroma_dir(self) -> Path:

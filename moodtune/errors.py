@@ -85,3 +85,19 @@ class StorageError(MoodtuneError):
     """Writing state under MOODTUNE_HOME failed (disk full, read-only, permissions)."""
 
     http_status = 507
+
+
+class NoSpeechError(AudioReadError):
+    """A recording holds no speech to transcribe (silence, or too short)."""
+
+    http_status = 422
+
+
+class AudioTooLongError(AudioReadError):
+    """A recording is longer than Moodtune transcribes (Settings.voice_max_seconds)."""
+
+    http_status = 413
+
+
+class SpeechEngineMissingError(ModelMissingError):
+    """The speech synthesiser (Debian's espeak-ng) is not installed."""

@@ -37,6 +37,9 @@ def run_setup(settings: Settings, *, force: bool = False, verify: bool = False, 
     for name, fix in SHIPPED_ARTEFACTS.items():
         manifest = verify_artefact(SHIPPED_MODELS_DIR / name, name=f"{name} model", fix=fix)
         print(f"{name} model ready: version {manifest['version']}")
+    start = time.perf_counter()
+    _setup_speech(settings, verify=verify)
+    timings["speech"] = time.perf_counter() - start
     if demo:
         from catalog.demo import DEMO_LICENCE, DEMO_SOURCE, build_demo_catalog
         from catalog.ingest import analysis_versions, ingest_folder
@@ -59,6 +62,32 @@ def run_setup(settings: Settings, *, force: bool = False, verify: bool = False, 
         else:
             print(f"demo catalog ready: {store.count(source=DEMO_SOURCE)} synthetic tracks")
     return timings
+
+
+def _setup_speech(settings: Settings, *, verify: bool) -> None:
+    """The Whisper models, when their packages (the `voice` extra) are installed; voice is optional."""
+    from moodtune.speech_weights import WHISPER_MODELS, assemble_whisper, packages_installed
+
+    for name, spec in WHISPER_MODELS.items():
+        if not packages_installed(name):
+            print(f"speech model {name}: not installed, voice input is off ({spec.pip_fix})")
+            continue
+        print(f"speech model {name} ready: {assemble_whisper(settings, name, verify=verify)}")
+
+
+def speech_checks(settings: Settings) -> list[tuple[str, bool, str]]:
+    import shutil
+
+    from moodtune.speech_weights import WHISPER_MODELS, packages_installed, whisper_status
+
+    checks = []
+    for name, spec in WHISPER_MODELS.items():
+        status = whisper_status(settings, name)
+        fix = "" if status.ready else "; run `moodtune setup`" if packages_installed(name) else f"; {spec.pip_fix}"
+        checks.append((f"speech model {name}", status.ready, f"{status.path}: {status.detail}{fix}"))
+    espeak = shutil.which("espeak-ng")
+    checks.append(("espeak-ng (spoken replies)", bool(espeak), espeak or "missing: apt-get install espeak-ng"))
+    return checks
 
 
 def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
@@ -92,6 +121,7 @@ def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
         checks.append(("catalog", total > 0, f"{total} tracks ({mode})" + ("" if total else "; run `moodtune setup`")))
     except MoodtuneError as exc:
         checks.append(("catalog", False, str(exc)))
+    checks.extend(speech_checks(settings))
     checks.append(("MOODTUNE_HOME", settings.home.is_dir(), str(settings.home)))
     return checks
 

@@ -26,6 +26,7 @@ def settings(tmp_path, monkeypatch) -> Settings:
     home = tmp_path / "home"
     monkeypatch.setenv("MOODTUNE_HOME", str(home))
     monkeypatch.delenv("MOODTUNE_LLM_PATH", raising=False)
+    monkeypatch.delenv("MOODTUNE_WHISPER_DIR", raising=False)  # likewise the speech models (real_whisper_dir)
     return Settings.load(home=home).ensure_dirs()
 
 
@@ -35,6 +36,24 @@ def real_llm_path() -> Path:
     path = os.environ.get("MOODTUNE_LLM_PATH")
     if not path:
         pytest.skip("MOODTUNE_LLM_PATH is not set (./run.sh test sets it)")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def real_whisper_dir() -> Path:
+    """The Whisper models `./run.sh test` assembles (MOODTUNE_WHISPER_DIR), and espeak-ng to speak to them."""
+    import shutil
+
+    from moodtune.speech_weights import WHISPER_MODELS, whisper_status
+
+    path = os.environ.get("MOODTUNE_WHISPER_DIR")
+    if not path:
+        pytest.skip("MOODTUNE_WHISPER_DIR is not set (./run.sh test sets it)")
+    probe = Settings(whisper_dir=Path(path))
+    for name in WHISPER_MODELS:
+        status = whisper_status(probe, name)
+        assert status.ready, f"speech model {name}: {status.detail}; run `moodtune setup` with the voice extra"
+    assert shutil.which("espeak-ng"), "espeak-ng is missing: apt-get install espeak-ng"
     return Path(path)
 
 

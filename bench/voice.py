@@ -1,0 +1,206 @@
+"""Voice: word error rate (en), character error rate (zh) and latency of speech in and out.
+
+The test set is spoken requests: real user turns (English from CPCD dev, `cpcd_dev.jsonl`;
+Chinese from `parse_zh.jsonl`; never the held-out set), rendered with espeak-ng at two speeds.
+No real recordings are included: none with a licence we could use was at hand (see the note
+in the results). Latency, on this machine:
+- transcript: seconds from the end of speech (the whole recording handed over) to the text,
+  decoding and voice detection included; also for the 5 s requests alone;
+- first spoken word: end of speech -> transcript -> the turn up to the ranked list (real LLM
+  parse, real Chroma search) -> the spoken reply's WAV rendered (the reply's first line and
+  the top three tracks' reasons), i.e. when playback can start.
+
+Run: `nice -n 10 python -m bench.voice [--n 40] [--compare]` (`--compare` adds the ablations:
+no prompt, beam 5, and base instead of tiny.en for English). Writes bench/results/voice.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import soundfile
+
+from bench.common import write_results
+from moodtune.config import Settings
+
+DATA = Path(__file__).resolve().parent / "data"
+SPEEDS = {"en": (150, 185), "zh": (130, 165)}  # espeak-ng words per minute: slow-ish and its default-ish
+VOICE = {"en": "en-us", "zh": "cmn-latn-pinyin"}
+
+
+def edit_distance(a: list[str], b: list[str]) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[:], i
+        for j, y in enumerate(b, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y))
+    return row[-1]
+
+
+_CONTRACTIONS = {"i'm": "i am", "don't": "do not", "it's": "it is", "can't": "can not", "i'd": "i would",
+                 "that's": "that is", "let's": "let us", "i've": "i have", "you're": "you are", "won't": "will not"}
+
+
+def words(text: str) -> list[str]:
+    """English words for WER: lower case, no punctuation, common contractions spelt out, & as and."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("&", " and ").replace("’", "'")
+    out = []
+    for word in re.sub(r"[^a-z0-9' ]+", " ", text).split():
+        out.extend(_CONTRACTIONS.get(word, word.strip("'")).split())
+    return [w for w in out if w]
+
+
+def chars(text: str) -> list[str]:
+    """Characters for CER: Han characters, letters and digits (lower case); punctuation and spaces dropped."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return [c for c in text if c.isalnum()]
+
+
+def test_set(n: int, seed: int = 19) -> list[dict[str, str]]:
+    """n English and n Chinese requests: single lines of 3-25 words (en) or 4-30 characters (zh)."""
+    en = [json.loads(line)["text"] for line in (DATA / "cpcd_dev.jsonl").read_text().splitlines() if line.strip()]
+    zh = [json.loads(line)["text"] for line in (DATA / "parse_zh.jsonl").read_text().splitlines() if line.strip()]
+    en = sorted({t.strip() for t in en if 3 <= len(words(t)) <= 25})
+    zh = sorted({t.strip() for t in zh if 4 <= len(chars(t)) <= 30})
+    rng = random.Random(seed)
+    rng.shuffle(en)
+    rng.shuffle(zh)
+    return [{"language": "en", "text": t} for t in en[:n]] + [{"language": "zh", "text": t} for t in zh[:n]]
+
+
+def render(text: str, language: str, speed: int, path: Path) -> Path:
+    subprocess.run(["espeak-ng", "-v", VOICE[language], "-s", str(speed), "-w", str(path), "--stdin"],
+                   input=text.encode(), check=True, capture_output=True)
+    return path
+
+
+def error_rate(pairs: list[tuple[str, str]], language: str) -> float:
+    unit = words if language == "en" else chars
+    errors = sum(edit_distance(unit(ref), unit(hyp)) for ref, hyp in pairs)
+    return errors / max(1, sum(len(unit(ref)) for ref, _ in pairs))
+
+
+def run_config(items: list[dict], settings: Settings, **options: Any) -> dict[str, Any]:
+    from tools.speech import transcribe
+
+    rows = []
+    for item in items:
+        start = time.perf_counter()
+        try:
+            result = transcribe(item["path"], settings=settings, **options)
+            text, language, model = result.text, result.language, result.model
+        except Exception as exc:  # a failure counts as every word missed
+            text, language, model = "", f"error: {exc}", ""
+        rows.append({**item, "heard": text, "heard_language": language, "model": model,
+                     "seconds": time.perf_counter() - start})
+    figures: dict[str, Any] = {}
+    for language, metric in (("en", "wer"), ("zh", "cer")):
+        for speed in SPEEDS[language]:
+            chosen = [r for r in rows if r["language"] == language and r["speed"] == speed]
+            if chosen:
+                figures[f"{metric}_{language}_{speed}wpm"] = round(error_rate([(r["text"], r["heard"]) for r in chosen], language), 3)
+        chosen = [r for r in rows if r["language"] == language]
+        if chosen:
+            figures[f"{metric}_{language}"] = round(error_rate([(r["text"], r["heard"]) for r in chosen], language), 3)
+            figures[f"language_right_{language}"] = round(sum(r["heard_language"] == language for r in chosen) / len(chosen), 3)
+    seconds = [r["seconds"] for r in rows]
+    figures["transcript_s_median"] = round(statistics.median(seconds), 3)
+    figures["transcript_s_p90"] = round(sorted(seconds)[int(0.9 * (len(seconds) - 1))], 3)
+    five = [r["seconds"] for r in rows if 4.0 <= r["duration_s"] <= 6.0]
+    if five:
+        figures["transcript_s_median_4_to_6_s_requests"] = round(statistics.median(five), 3)
+        figures["requests_4_to_6_s"] = len(five)
+    return {"figures": figures, "rows": rows}
+
+
+def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> dict[str, Any]:
+    """End of speech to the spoken reply's WAV, through a real turn (LLM parse, Chroma search)."""
+    from agent.session import Moodtune
+    from tools.speech import speak_reply, transcribe
+
+    agent = Moodtune(settings)
+    agent.warm_up()
+    rows = []
+    for item in items[:turns]:
+        start = time.perf_counter()
+        transcript = transcribe(item["path"], settings=settings)
+        heard = time.perf_counter()
+        reply = None
+        for event in agent.stream(transcript.text, user_id="bench-voice", explain_top=0, k=5):
+            if event.kind == "reply":
+                reply = event.reply
+                break
+        listed = time.perf_counter()
+        text, _ = speak_reply(reply, settings=settings)
+        spoken = time.perf_counter()
+        rows.append({"language": item["language"], "text": transcript.text, "spoken": text[:200],
+                     "transcript_s": heard - start, "list_s": listed - start, "first_word_s": spoken - start,
+                     "speech_render_s": spoken - listed})
+    figures = {
+        "turns": len(rows),
+        "first_spoken_word_s_median": round(statistics.median(r["first_word_s"] for r in rows), 3),
+        "first_spoken_word_s_max": round(max(r["first_word_s"] for r in rows), 3),
+        "list_s_median": round(statistics.median(r["list_s"] for r in rows), 3),
+        "speech_render_s_median": round(statistics.median(r["speech_render_s"] for r in rows), 3),
+    }
+    return {"figures": figures, "rows": rows}
+
+
+def main(settings: Settings | None = None, *, n: int = 40, compare: bool = False, turns: int = 10) -> dict[str, Any]:
+    settings = settings or Settings.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        items = []
+        for i, item in enumerate(test_set(n)):
+            for speed in SPEEDS[item["language"]]:
+                path = render(item["text"], item["language"], speed, Path(tmp) / f"{i}_{speed}.wav")
+                items.append({**item, "speed": speed, "path": str(path), "duration_s": soundfile.info(str(path)).duration})
+        from tools.speech import transcribe
+
+        transcribe(items[0]["path"], settings=settings)  # load the models: startup is not a request's latency
+        transcribe(items[-1]["path"], settings=settings)
+        load = os.getloadavg()
+        chosen = run_config(items, settings)
+        figures: dict[str, Any] = {
+            "test_set": {"requests_en": n, "requests_zh": n, "speeds_wpm": SPEEDS, "voices": VOICE,
+                         "sources": "cpcd_dev.jsonl (CPCD, CC-BY 4.0) and parse_zh.jsonl",
+                         "real_recordings": 0,
+                         "audio_s_median": round(statistics.median(i["duration_s"] for i in items), 2)},
+            "chosen": chosen["figures"],
+            "load_average_before": [round(x, 2) for x in load],
+        }
+        if compare:
+            figures["compare"] = {
+                "no_prompt": run_config(items, settings, prompt=False)["figures"],
+                "beam_5": run_config(items, settings, beam_size=5)["figures"],
+                "english_with_base": run_config([i for i in items if i["language"] == "en"], settings,
+                                                model_name="base")["figures"],
+            }
+        if turns:
+            spoken = first_spoken_word([i for i in items if i["speed"] == SPEEDS[i["language"]][1]][::max(1, n // turns)],
+                                       settings, turns=turns)
+            figures["first_spoken_word"] = spoken["figures"]
+            figures["first_spoken_word_rows"] = spoken["rows"]
+        figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        figures["transcripts"] = [{k: r[k] for k in ("language", "speed", "text", "heard")} for r in chosen["rows"]]
+    write_results("voice", figures)
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=40, help="requests per language")
+    parser.add_argument("--compare", action="store_true", help="also run the ablations")
+    parser.add_argument("--turns", type=int, default=10, help="whole voice turns timed (needs the LLM and a catalog); 0: none")
+    args = parser.parse_args()
+    main(n=args.n, compare=args.compare, turns=args.turns)

@@ -1,0 +1,83 @@
+"""Speech in and out with the real models: espeak-ng speaks a request, faster-whisper hears it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import soundfile
+
+from moodtune.errors import AudioReadError, AudioTooLongError, ModelMissingError, NoSpeechError
+from tools import speech
+
+
+@pytest.fixture
+def voice_settings(settings, real_whisper_dir):
+    return replace(settings, whisper_dir=real_whisper_dir)
+
+
+def test_an_english_request_spoken_by_espeak_is_heard_in_english(voice_settings):
+    wav = speech.speak("calm piano music for studying, no jazz", language="en", settings=voice_settings)
+    heard = speech.transcribe(wav, settings=voice_settings)
+    assert heard.language == "en" and heard.model == "tiny.en"
+    words = set(heard.text.lower().replace(",", " ").replace(".", " ").split())
+    assert {"calm", "piano", "studying", "jazz"} <= words, heard.text
+    assert heard.duration_s > 1.5 and 0 < heard.seconds < 30
+
+
+def test_a_chinese_request_is_told_from_english_and_heard_in_chinese(voice_settings):
+    text = "适合学习的安静的钢琴曲"
+    wav = speech.speak(text, language="zh", settings=voice_settings)
+    heard = speech.transcribe(wav, settings=voice_settings)  # no language given: told from the audio
+    assert heard.language == "zh" and heard.model == "base", heard
+    assert "钢琴" in heard.text, heard.text
+    right = sum(1 for c in text if c in heard.text)
+    assert right >= len(text) // 2, heard.text
+
+
+def test_silence_is_no_speech_not_an_empty_request(voice_settings, tmp_path):
+    quiet = tmp_path / "quiet.wav"
+    rng = np.random.default_rng(0)
+    soundfile.write(quiet, (rng.standard_normal(16000 * 2) * 2e-4).astype(np.float32), 16000)
+    with pytest.raises(NoSpeechError) as info:
+        speech.transcribe(quiet, settings=voice_settings)
+    assert info.value.http_status == 422 and "microphone" in info.value.hint
+
+
+def test_what_is_not_audio_is_a_read_error(voice_settings):
+    with pytest.raises(AudioReadError) as info:
+        speech.transcribe(b"RIFF but not really a wave file at all" * 20, settings=voice_settings)
+    assert info.value.http_status == 400 and "WAV" in info.value.hint
+    with pytest.raises(AudioReadError, match="empty"):
+        speech.transcribe(b"", settings=voice_settings)
+
+
+def test_a_recording_past_the_limit_is_refused_before_decoding(voice_settings, tmp_path):
+    long = tmp_path / "long.wav"
+    soundfile.write(long, np.zeros(16000 * 3, dtype=np.float32), 16000)
+    with pytest.raises(AudioTooLongError) as info:
+        speech.transcribe(long, settings=replace(voice_settings, voice_max_seconds=2))
+    assert info.value.http_status == 413 and "MOODTUNE_VOICE_MAX_SECONDS" in info.value.hint
+
+
+def test_a_missing_model_names_the_command_that_fetches_it(settings, real_whisper_dir):
+    wav = speech.speak("calm piano music", language="en", settings=settings)
+    with pytest.raises(ModelMissingError) as info:
+        speech.transcribe(wav, language="en", settings=settings)  # this home has no assembled models
+    assert "moodtune setup" in info.value.hint
+
+
+def test_speech_is_cached_per_text_and_voice(settings):
+    if not speech.shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (./run.sh test installs it)")
+    first = speech.speak("Here is some calm music.", language="en", settings=settings)
+    written = first.stat().st_mtime_ns
+    again = speech.speak("Here  is some calm music. ", language="en", settings=settings)  # same words
+    assert again == first and first.read_bytes()[:4] == b"RIFF"
+    assert soundfile.info(str(first)).duration > 0.8
+    assert speech.speak("这是安静的音乐。", language="zh", settings=settings) != first
+    assert speech.speak("Here is some calm music.", language="zh", settings=settings) != first, "another voice"
+    assert first.stat().st_mtime_ns >= written and len(list(settings.speech_cache_dir.glob("*.wav"))) == 3
+    assert speech.cached_speech(first.name, settings) == first
+    assert speech.cached_speech("../../etc/passwd", settings) is None

