@@ -126,10 +126,25 @@ def run_config(items: list[dict], settings: Settings, **options: Any) -> dict[st
 
 def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> dict[str, Any]:
     """End of speech to the spoken reply's WAV, through a real turn (LLM parse, Chroma search)."""
+    from dataclasses import replace
+
+    import numpy as np
+
     from agent.session import Moodtune
+    from bench.search_scale import synthetic_tracks
+    from catalog.store import CatalogStore
     from tools.speech import speak_reply, transcribe
 
-    agent = Moodtune(settings)
+    store = CatalogStore.open(settings)
+    if store.count() == 0:
+        # No catalog in this home: 300 synthetic tracks in a temporary one (search takes milliseconds
+        # at this size or the demo's; the turn's time is the parse and the emotion model's).
+        settings = replace(settings, home=Path(tempfile.mkdtemp(prefix="moodtune-voice-")),
+                           llm_path=settings.resolved_llm_path, whisper_dir=settings.resolved_whisper_dir).ensure_dirs()
+        store = CatalogStore.open(settings)
+        tracks, text = synthetic_tracks(300, np.random.default_rng(0))
+        store.upsert(tracks, text_embeddings=text)
+    agent = Moodtune(settings, store=store)
     agent.warm_up()
     rows = []
     for item in items[:turns]:
@@ -144,7 +159,7 @@ def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> d
         listed = time.perf_counter()
         text, _ = speak_reply(reply, settings=settings)
         spoken = time.perf_counter()
-        rows.append({"language": item["language"], "text": transcript.text, "spoken": text[:200],
+        rows.append({"language": item["language"], "catalog_tracks": store.count(), "text": transcript.text, "spoken": text[:200],
                      "transcript_s": heard - start, "list_s": listed - start, "first_word_s": spoken - start,
                      "speech_render_s": spoken - listed})
     figures = {

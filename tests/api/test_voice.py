@@ -60,6 +60,7 @@ def test_bad_empty_silent_long_and_huge_audio_get_clear_4xx(serve, demo_agent, s
     from app import create_server_app
 
     small = replace(settings, max_upload_mb=1, voice_max_seconds=5)
+    demo_agent.settings = small  # the gate reads the body limit, the agent the length limit
     base = serve(create_server_app(small, agent=demo_agent))
     url = base + "/api/v1/voice"
 
@@ -118,6 +119,6 @@ def test_a_spoken_request_uploaded_in_the_browser_gets_cards_and_a_spoken_answer
     heard = browser.find_element(By.ID, "mt-heard").text
     assert "Heard (en" in heard and "calm" in heard.lower(), heard
     assert "calm" in browser.find_element(By.CSS_SELECTOR, "#mt-chat").text.lower(), "the transcript is the user's turn"
-    # Voice mode: the spoken answer is in the page, ready to play.
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#mt-voice-out audio[src]"))
+    # Voice mode: the spoken answer is in the page, ready to play (Gradio offers its WAV for download too).
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#mt-voice-out a[download$='.wav']"))
     wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)

@@ -18,16 +18,16 @@ def voice_settings(settings, real_whisper_dir):
 
 
 def test_an_english_request_spoken_by_espeak_is_heard_in_english(voice_settings):
-    wav = speech.speak("calm piano music for studying, no jazz", language="en", settings=voice_settings)
+    wav = speech.speak("calm music for reading, no jazz", language="en", settings=voice_settings)
     heard = speech.transcribe(wav, settings=voice_settings)
     assert heard.language == "en" and heard.model == "tiny.en"
     words = set(heard.text.lower().replace(",", " ").replace(".", " ").split())
-    assert {"calm", "piano", "studying", "jazz"} <= words, heard.text
+    assert {"calm", "music", "reading", "no", "jazz"} <= words, heard.text
     assert heard.duration_s > 1.5 and 0 < heard.seconds < 30
 
 
 def test_a_chinese_request_is_told_from_english_and_heard_in_chinese(voice_settings):
-    text = "适合学习的安静的钢琴曲"
+    text = "来点安静的钢琴曲"
     wav = speech.speak(text, language="zh", settings=voice_settings)
     heard = speech.transcribe(wav, settings=voice_settings)  # no language given: told from the audio
     assert heard.language == "zh" and heard.model == "base", heard
