@@ -61,7 +61,7 @@ def _voice_turn(agent, path: str, *, args: argparse.Namespace, session_id: str) 
     reply = agent.recommend(transcript.text, user_id=args.user, session_id=session_id, k=args.k)
     print_reply(reply)
     _, wav = agent.speak(reply)
-    if args.speech_out:
+    if getattr(args, "speech_out", None):
         wav = shutil.copyfile(wav, args.speech_out)
     print(f"spoken reply: {wav}")
     return reply
@@ -76,7 +76,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     session_id = uuid.uuid4().hex[:12]
     last: Reply | None = None
     print(f"Moodtune chat. {CHAT_HELP}")
-    if args.voice:
+    if getattr(args, "voice", None):
         last = _voice_turn(agent, args.voice, args=args, session_id=session_id)
     kinds = {"/up": "up", "/down": "down", "/skip": "skip", "/more": "more_like_this"}
     for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: input("you> "), None):

@@ -41,3 +41,27 @@ def test_more_like_a_track_aims_at_that_track(chat):
 @pytest.mark.parametrize(("line", "reply"), [("/up 9", "give the number"), ("/frobnicate", "commands:"), ("/up 1", "noted: up")])
 def test_feedback_commands_check_their_track_number(chat, line, reply):
     assert reply in chat("something calm", line, "/quit")
+
+
+def test_a_spoken_request_from_a_file_is_heard_answered_and_spoken(settings, real_whisper_dir, track_factory, fake_llm,
+                                                                   monkeypatch, capsys, tmp_path):
+    """`moodtune chat --voice FILE` with the real speech models (the LLM is a fake: the turn is not under test)."""
+    from dataclasses import replace
+
+    import soundfile
+
+    from tools.speech import speak
+
+    settings = replace(settings, whisper_dir=real_whisper_dir)
+    store = CatalogStore.open(settings)
+    store.upsert([track_factory(f"t{i}", mood="calm", genre=g, title=f"Calm {g}") for i, g in enumerate(["jazz", "pop", "rock"])])
+    real = agent.session.Moodtune
+    monkeypatch.setattr(agent.session, "Moodtune", lambda s: real(s, llm=fake_llm({"m": ["calm"]}), store=store))
+    request = speak("calm music for reading", language="en", settings=settings)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    out_wav = tmp_path / "reply.wav"
+    _chat(argparse.Namespace(user="talker", k=3, voice=str(request), speech_out=str(out_wav)), settings)
+    out = capsys.readouterr().out
+    assert "heard (en, " in out and "calm music for reading" in out.lower()
+    assert " 1. Calm " in out and f"spoken reply: {out_wav}" in out
+    assert soundfile.info(str(out_wav)).duration > 2.0
