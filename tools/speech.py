@@ -256,13 +256,17 @@ def transcribe(
 
 
 _SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+# A phrase said three or more times in a row is the decoder looping on audio it could not read
+# ("考试驾驾驾驾…", "古典、古典、古典、…", "fun, fun, fun, …"): kept once. Twice stays ("不错不错").
+_LOOP_HAN = re.compile(r"([\u4e00-\u9fff]{1,6}?)(?:[\s,，、。]*\1){2,}")
+_LOOP_WORDS = re.compile(r"\b(\w+(?:[ ,]+\w+){0,3}?)(?:[ ,]+\1\b){2,}")  # whole words only: "2000" stays
 
 
 def clean_transcript(text: str, language: str) -> str:
     text = " ".join(text.split())
     if language == "zh":
         text = _SPACE_BETWEEN_HAN.sub("", text)
-    return text.strip()
+    return _LOOP_WORDS.sub(r"\1", _LOOP_HAN.sub(r"\1", text)).strip(" ,，、")
 
 
 # -- speech out -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def test_an_english_request_spoken_by_espeak_is_heard_in_english(voice_settings)
     assert heard.language == "en" and heard.model == "tiny.en"
     words = set(heard.text.lower().replace(",", " ").replace(".", " ").split())
     assert {"calm", "music", "reading", "no", "jazz"} <= words, heard.text
-    assert heard.duration_s > 1.5 and 0 < heard.seconds < 30
+    assert heard.duration_s > 1.5 and heard.seconds > 0  # how fast: bench/voice.py, not a timed test
 
 
 def test_a_chinese_request_is_told_from_english_and_heard_in_chinese(voice_settings):
@@ -81,3 +81,15 @@ def test_speech_is_cached_per_text_and_voice(settings):
     assert first.stat().st_mtime_ns >= written and len(list(settings.speech_cache_dir.glob("*.wav"))) == 3
     assert speech.cached_speech(first.name, settings) == first
     assert speech.cached_speech("../../etc/passwd", settings) is None
+
+
+@pytest.mark.parametrize(("heard", "language", "kept"), [
+    ("考试驾驾驾驾驾驾驾驾驾驾", "zh", "考试驾"),  # the decoder looping on audio it could not read
+    ("古典、古典、古典、古典、", "zh", "古典"),
+    ("不错 不错，国风的", "zh", "不错不错，国风的"),  # said twice is speech; spaces between Han dropped
+    ("a lot of fun, fun, fun, fun, fun,", "en", "a lot of fun"),
+    ("songs from 2000 at 100 bpm", "en", "songs from 2000 at 100 bpm"),  # digits are not a loop
+    ("想听Coldplay和Imagine Dragons", "zh", "想听Coldplay和Imagine Dragons"),
+])
+def test_transcripts_lose_decoder_loops_and_keep_what_was_said(heard, language, kept):
+    assert speech.clean_transcript(heard, language) == kept
