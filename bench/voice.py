@@ -202,8 +202,12 @@ def main(settings: Settings | None = None, *, n: int = 40, compare: bool = False
                                                 model_name="base")["figures"],
             }
         if turns:
-            spoken = first_spoken_word([i for i in items if i["speed"] == SPEEDS[i["language"]][1]][::max(1, n // turns)],
-                                       settings, turns=turns)
+            # Half English, half Chinese, at the faster speed, spread over the set.
+            chosen_turns = []
+            for language in ("en", "zh"):
+                pool = [i for i in items if i["language"] == language and i["speed"] == SPEEDS[language][1]]
+                chosen_turns += pool[:: max(1, len(pool) // max(1, turns // 2))][: turns // 2]
+            spoken = first_spoken_word(chosen_turns, settings, turns=turns)
             figures["first_spoken_word"] = spoken["figures"]
             figures["first_spoken_word_rows"] = spoken["rows"]
         figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

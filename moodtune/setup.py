@@ -81,6 +81,10 @@ def speech_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     from moodtune.speech_weights import WHISPER_MODELS, packages_installed, whisper_status
 
     checks = []
+    try:
+        checks.append(("faster-whisper (speech in)", True, metadata.version("faster-whisper")))
+    except metadata.PackageNotFoundError:
+        checks.append(("faster-whisper (speech in)", False, "not installed: pip install -e '.[voice]'"))
     for name, spec in WHISPER_MODELS.items():
         status = whisper_status(settings, name)
         fix = "" if status.ready else "; run `moodtune setup`" if packages_installed(name) else f"; {spec.pip_fix}"

@@ -42,3 +42,12 @@ def test_setup_without_weight_packages_is_a_clear_error(settings, capsys, monkey
     err = capsys.readouterr().err
     assert "part7" in err and "fix: run `pip install" in err
     assert not settings.resolved_llm_path.exists()
+
+
+def test_doctor_names_the_speech_models_and_their_fix(settings):
+    checks = {name: (ready, detail) for name, ready, detail in doctor(settings)}
+    for name in ("speech model tiny.en", "speech model base"):
+        ready, detail = checks[name]
+        # An empty home has no assembled models; the fix is setup (packages there) or the pip line.
+        assert not ready and "moodtune setup" in detail
+    assert "espeak-ng (spoken replies)" in checks
