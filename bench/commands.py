@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "e2e": ("bench.e2e_eval", "whole turns on the dev requests against the demo's recipes (needs the demo and LLM)"),
     "latency": ("bench.turn_latency", "time to the list, to the first explanation token, to the whole reply"),
     "api": ("bench.api_load", "concurrent HTTP clients against one server: latency, busy answers, lost feedback"),
+    "voice": ("bench.voice", "speech in and out: WER (en) / CER (zh) on spoken requests, seconds to transcript and to first spoken word"),
     "subsonic": ("bench.subsonic", "songs/s ingested through a real supysonic's API against the same files from a folder"),
 }
 

@@ -2,8 +2,9 @@
 
 The test set is spoken requests: real user turns (English from CPCD dev, `cpcd_dev.jsonl`;
 Chinese from `parse_zh.jsonl`; never the held-out set), rendered with espeak-ng at two speeds.
-No real recordings are included: none with a licence we could use was at hand (see the note
-in the results). Latency, on this machine:
+No real recordings of requests are included: none with a licence we could use was at hand;
+the speaker-test voices of Debian's alsa-utils (a person saying "Front Left", ...) are scored
+apart as a check on real speech. Latency, on this machine:
 - transcript: seconds from the end of speech (the whole recording handed over) to the text,
   decoding and voice detection included; also for the 5 s requests alone;
 - first spoken word: end of speech -> transcript -> the turn up to the ranked list (real LLM
@@ -124,6 +125,31 @@ def run_config(items: list[dict], settings: Settings, **options: Any) -> dict[st
     return {"figures": figures, "rows": rows}
 
 
+ALSA_SOUNDS = Path("/usr/share/sounds/alsa")  # Debian's alsa-utils (GPL-2): a person says "Front Left", ...
+
+
+def real_recordings(settings: Settings) -> dict[str, Any]:
+    """The only real recordings at hand: the speaker-test voices of alsa-utils, two words each (not requests)."""
+    from tools.speech import transcribe
+
+    files = sorted(p for p in ALSA_SOUNDS.glob("*_*.wav"))
+    if not files:
+        return {"note": "alsa-utils is not installed (apt-get install alsa-utils)"}
+    pairs, rows = [], []
+    for path in files:
+        said = path.stem.replace("_", " ")
+        try:
+            heard = transcribe(path, settings=settings)
+            text, language, seconds = heard.text, heard.language, heard.seconds
+        except Exception as exc:
+            text, language, seconds = "", f"error: {exc}", 0.0
+        pairs.append((said, text))
+        rows.append({"file": path.name, "said": said, "heard": text, "language": language, "seconds": round(seconds, 3)})
+    return {"source": "Debian alsa-utils 1.2.8 /usr/share/sounds/alsa (GPL-2), one speaker",
+            "wer_en": round(error_rate(pairs, "en"), 3),
+            "language_right_en": round(sum(r["language"] == "en" for r in rows) / len(rows), 3), "rows": rows}
+
+
 def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> dict[str, Any]:
     """End of speech to the spoken reply's WAV, through a real turn (LLM parse, Chroma search)."""
     from dataclasses import replace
@@ -189,11 +215,12 @@ def main(settings: Settings | None = None, *, n: int = 40, compare: bool = False
         figures: dict[str, Any] = {
             "test_set": {"requests_en": n, "requests_zh": n, "speeds_wpm": SPEEDS, "voices": VOICE,
                          "sources": "cpcd_dev.jsonl (CPCD, CC-BY 4.0) and parse_zh.jsonl",
-                         "real_recordings": 0,
+                         "real_recordings": "none of requests; see real_recordings below",
                          "audio_s_median": round(statistics.median(i["duration_s"] for i in items), 2)},
             "chosen": chosen["figures"],
             "load_average_before": [round(x, 2) for x in load],
         }
+        figures["real_recordings"] = real_recordings(settings)
         if compare:
             figures["compare"] = {
                 "no_prompt": run_config(items, settings, prompt=False)["figures"],
