@@ -18,12 +18,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
+from agent import understood
 from agent.explain import GENRE_ZH, MOOD_ZH, PART_NAMES
+from agent.rank import parts_worth_showing
 from agent.session import Moodtune
 from api.security import Credentials, Identity, identity_of
 from moodtune.config import Settings
 from moodtune.errors import MoodtuneError
 from moodtune.types import Reply
+from prompts import load_prompt
 
 CSS = """
 .mt-card {border:1px solid #ddd; border-radius:10px; padding:10px 12px; margin:8px 0; background:#fafafa}
@@ -32,14 +35,32 @@ CSS = """
 .mt-bars {display:grid; grid-template-columns: 80px 1fr 1fr; gap:2px 8px; font-size:11px; margin-top:6px}
 .mt-bar {height:9px; border-radius:3px}
 .mt-parts {font-size:12px; color:#444; margin-top:4px}
+#mt-chips label {border-radius:14px}
+.mt-playlist {font-size:13px; margin:4px 0}
+.mt-playlist a {display:inline-block; padding:2px 10px; border:1px solid #4a7bd0; border-radius:8px; text-decoration:none}
 """
 
 
-# The cards follow the reply's language; the page's own labels are English.
+# The cards follow the reply's language; the page's own labels follow the language switch, which
+# follows the language the user writes in (prompts/ui.yaml holds both).
 CARD_WORDS = {
     "en": {"synthetic": "synthetic demo rendering", "score": "score", "track": "track", "request": "request"},
     "zh": {"synthetic": "合成的演示音频", "score": "得分", "track": "曲目", "request": "请求"},
 }
+LANGUAGES = [("English", "en"), ("中文", "zh")]
+
+
+def ui_words(language: str) -> dict:
+    return load_prompt("ui")["ui"]["zh" if language == "zh" else "en"]
+
+
+def browser_language(request: gr.Request | None) -> str:
+    """The page's first language: Chinese when the browser asks for it first, else English."""
+    try:
+        accept = (request.headers.get("accept-language") or "") if request is not None else ""
+    except AttributeError:
+        accept = ""
+    return "zh" if accept.strip().lower().startswith("zh") else "en"
 
 
 def _label(name: str, language: str) -> str:
@@ -65,9 +86,10 @@ def vector_bars(
     return f'<div class="mt-bars"><b></b><b>{words["track"]}</b><b>{words["request"]}</b>' + "".join(rows) + "</div>"
 
 
-def cards_html(reply: Reply | None, wording: dict[int, str] | None = None) -> str:
+def cards_html(reply: Reply | None, wording: dict[int, str] | None = None, *, language: str = "en") -> str:
+    """The reply's cards. A score part that is 0.00 on every card is left out (it says nothing about the list)."""
     if reply is None:
-        return "<p>Ask for some music to see recommendations here.</p>"
+        return f"<p>{html.escape(ui_words(language)['no_reply'])}</p>"
     if not reply.recommendations:
         return f"<p>{html.escape(reply.message)}</p>"
     wording = wording or {}
@@ -75,13 +97,16 @@ def cards_html(reply: Reply | None, wording: dict[int, str] | None = None) -> st
     target_styles = reply.intent.style.as_dict() if reply.intent.style else None
     language = reply.intent.language if reply.intent.language in CARD_WORDS else "en"
     words = CARD_WORDS[language]
+    shown_parts = parts_worth_showing([rec.scored for rec in reply.recommendations])
     out = []
     for i, rec in enumerate(reply.recommendations):
         track = rec.track
         badge = f'<span class="mt-badge">{words["synthetic"]}</span>' if track.source.startswith("demo") else ""
         text = wording.get(i) or rec.explanation.llm or rec.explanation.template
         key = f" · {html.escape(track.key)} {html.escape(track.mode)}" if track.key else ""
-        parts = " · ".join(f"{_label(name, language)} {value:.2f}" for name, value in rec.scored.parts.items())
+        parts = " · ".join(
+            f"{_label(name, language)} {value:.2f}" for name, value in rec.scored.parts.items() if name in shown_parts
+        )
         out.append(
             f'<div class="mt-card" data-track-id="{html.escape(track.id)}"><h4>{rec.rank}. {html.escape(track.title)}{badge}</h4>'
             f"<div>{html.escape(track.artist)} · {track.tempo:.0f} bpm{key}</div>"
@@ -93,11 +118,32 @@ def cards_html(reply: Reply | None, wording: dict[int, str] | None = None) -> st
     return "".join(out)
 
 
-def profile_html(profile: dict) -> str:
-    counts = ", ".join(f"{k} {v}" for k, v in profile["counts"].items())
+def chips_update(reply: Reply | None):
+    """The reply's reading as ticked chips (agent/understood.py), in the reply's language."""
+    found = understood.chips(reply.intent) if reply is not None and reply.recommendations else []
+    return gr.update(choices=[(c.label, c.id) for c in found], value=[c.id for c in found], visible=bool(found))
+
+
+def playlist_html(reply: Reply | None, language: str) -> str:
+    """Download links for the logged reply as m3u8 and XSPF (the HTTP API's playlist routes)."""
+    if reply is None or not reply.recommendations:
+        return ""
+    base = f"/api/v1/replies/{html.escape(reply.reply_id)}/playlist"
+    label = html.escape(ui_words(language)["playlist"])
     return (
-        f"<p>Feedback so far: {counts}</p><h4>Moods you like (u)</h4>{vector_bars(profile['moods'], None, top=8)}"
-        f"<h4>Styles you like (v)</h4>{vector_bars(profile['styles'], None, top=10)}"
+        f'<div class="mt-playlist">{label}: <a id="mt-m3u8" href="{base}.m3u8" download="moodtune-{html.escape(reply.reply_id)}.m3u8">m3u8</a>'
+        f' · <a id="mt-xspf" href="{base}.xspf" download="moodtune-{html.escape(reply.reply_id)}.xspf">XSPF</a></div>'
+    )
+
+
+def profile_html(profile: dict, language: str = "en") -> str:
+    words = ui_words(language)
+    kinds = words["kinds"]
+    counts = ", ".join(f"{kinds.get(k, k)} {v}" for k, v in profile["counts"].items())
+    return (
+        f"<p>{words['feedback_so_far']}: {counts}</p><h4>{words['moods_you_like']}</h4>"
+        f"{vector_bars(profile['moods'], None, top=8, language=language)}"
+        f"<h4>{words['styles_you_like']}</h4>{vector_bars(profile['styles'], None, top=10, language=language)}"
     )
 
 
@@ -145,45 +191,49 @@ NOT_A_REVIEWER = "The review log needs a reviewer's credential (sign in with MOO
 
 def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
     """The chat UI. `signed_in`: credentials are configured, so the page shows who you are and a sign-out link."""
+    en = ui_words("en")
     with gr.Blocks(title="Moodtune", analytics_enabled=False) as ui:
         # The browser keeps only its conversation id; the user is the request's identity.
         state = gr.BrowserState({"session_id": ""}, storage_key="moodtune")
         last_reply = gr.State(None)
-        gr.Markdown(
-            "# Moodtune\nTell me what you'd like to hear, in English or 中文. Everything runs on this machine. "
-            "Demo tracks are **synthetic renderings** of public-domain scores and generated grooves."
-        )
+        with gr.Row():
+            title = gr.Markdown(en["title"], elem_id="mt-title")
+            language = gr.Radio(LANGUAGES, value="en", label=en["language"], elem_id="mt-lang", scale=0)
         whoami = gr.Markdown(elem_id="mt-whoami")
-        with gr.Tab("Chat"):
-            chatbot = gr.Chatbot(label="Conversation", height=300, elem_id="mt-chat")
+        with gr.Tab(en["tab_chat"], elem_id="mt-tab-chat") as chat_tab:
+            chatbot = gr.Chatbot(label=en["conversation"], height=300, elem_id="mt-chat")
             with gr.Row():
-                message = gr.Textbox(
-                    placeholder="something calm but not sad for a rainy drive, no jazz",
-                    label="Request",
-                    scale=4,
-                    elem_id="mt-message",
-                )
-                send = gr.Button("Send", variant="primary", scale=1, elem_id="mt-send")
-            clip = gr.Audio(type="filepath", label="Find music like this clip (optional)", sources=["upload"])
+                message = gr.Textbox(placeholder=en["placeholder"], label=en["request"], scale=4, elem_id="mt-message")
+                send = gr.Button(en["send"], variant="primary", scale=1, elem_id="mt-send")
+            clip = gr.Audio(type="filepath", label=en["clip"], sources=["upload"], elem_id="mt-clip")
             voice_in, voice_mode, voice_out, heard = voice_components()
+            with gr.Row():
+                # The reading of the request: untick a chip, or add one, and the list is searched again
+                # with the edited intent (no new LLM call: Moodtune.stream_edited).
+                chips = gr.CheckboxGroup(label=en["understood"], choices=[], visible=False, elem_id="mt-chips", scale=4)
+                add = gr.Dropdown(
+                    label=en["add"], choices=understood.add_choices("en"), value=None, elem_id="mt-add", scale=1,
+                    info=en["add_placeholder"],
+                )
+            playlist = gr.HTML(elem_id="mt-playlist")
             cards = gr.HTML(cards_html(None), elem_id="mt-cards")
             with gr.Row():
-                chosen = gr.Dropdown(label="Track", choices=[], interactive=True, scale=3, elem_id="mt-track")
-                up = gr.Button("👍 Like", elem_id="mt-up", scale=0)
-                down = gr.Button("👎 Not for me", elem_id="mt-down", scale=0)
-                skip = gr.Button("Skip", elem_id="mt-skip", scale=0)
-                more = gr.Button("More like this", elem_id="mt-more", scale=0)
+                chosen = gr.Dropdown(label=en["track"], choices=[], interactive=True, scale=3, elem_id="mt-track")
+                up = gr.Button(en["like"], elem_id="mt-up", scale=0)
+                down = gr.Button(en["dislike"], elem_id="mt-down", scale=0)
+                skip = gr.Button(en["skip"], elem_id="mt-skip", scale=0)
+                more = gr.Button(en["more"], elem_id="mt-more", scale=0)
             status = gr.Markdown(elem_id="mt-status")
-        with gr.Tab("Profile"):
-            profile_view = gr.HTML()
+        with gr.Tab(en["tab_profile"], elem_id="mt-tab-profile") as profile_tab:
+            profile_view = gr.HTML(elem_id="mt-profile")
             with gr.Row():
-                refresh = gr.Button("Refresh")
-                reset = gr.Button("Reset my preferences", variant="stop")
+                refresh = gr.Button(en["refresh"], elem_id="mt-refresh")
+                reset = gr.Button(en["reset"], variant="stop", elem_id="mt-reset")
             with gr.Row():
-                confirm_delete = gr.Checkbox(label="Yes, delete my feedback, profile and conversations", value=False)
-                delete = gr.Button("Delete all my data", variant="stop", elem_id="mt-delete")
+                confirm_delete = gr.Checkbox(label=en["confirm_delete"], value=False, elem_id="mt-confirm-delete")
+                delete = gr.Button(en["delete"], variant="stop", elem_id="mt-delete")
             delete_status = gr.Markdown()
-        with gr.Tab("Review", visible=False) as review_tab:
+        with gr.Tab(en["tab_review"], visible=False) as review_tab:
             sessions = gr.Dropdown(label="Session", choices=[])
             replies = gr.Dropdown(label="Reply", choices=[])
             review_view = gr.HTML()
@@ -194,6 +244,41 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             note = gr.Textbox(label="Note")
             save_verdict = gr.Button("Record verdict")
             verdict_status = gr.Markdown()
+
+        # Everything whose words follow the page's language, in the order `relabel` updates them.
+        labelled = [title, language, chat_tab, chatbot, message, send, clip, chips, add, chosen, up, down, skip, more,
+                    profile_tab, refresh, reset, confirm_delete, delete, review_tab]
+
+        def relabel(lang: str, reply: Reply | None, request: gr.Request):
+            words = ui_words(lang)
+            profile = profile_html(agent.profile(who(request).browser_user), lang)
+            return [
+                gr.update(value=words["title"]),
+                gr.update(label=words["language"]),
+                gr.update(label=words["tab_chat"]),
+                gr.update(label=words["conversation"]),
+                gr.update(label=words["request"], placeholder=words["placeholder"]),
+                gr.update(value=words["send"]),
+                gr.update(label=words["clip"]),
+                gr.update(label=words["understood"]),
+                gr.update(label=words["add"], info=words["add_placeholder"], choices=understood.add_choices(lang), value=None),
+                gr.update(label=words["track"]),
+                gr.update(value=words["like"]),
+                gr.update(value=words["dislike"]),
+                gr.update(value=words["skip"]),
+                gr.update(value=words["more"]),
+                gr.update(label=words["tab_profile"]),
+                gr.update(value=words["refresh"]),
+                gr.update(value=words["reset"]),
+                gr.update(label=words["confirm_delete"]),
+                gr.update(value=words["delete"]),
+                gr.update(label=words["tab_review"]),
+                profile,
+                playlist_html(reply, lang),
+                cards_html(reply, language=lang) if reply is None else gr.update(),
+            ]
+
+        language.change(relabel, [language, last_reply], [*labelled, profile_view, playlist, cards])
 
         def own_session(browser: dict | None, user_id: str) -> dict:
             """The browser's conversation if it is this user's; a new one otherwise."""
@@ -214,45 +299,65 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             browser = own_session(browser, identity.browser_user)
             history = agent.history(browser["session_id"])
             reply = history[-1] if history else None
-            signed = f"Signed in as **{identity.browser_user}** · [Sign out](/logout)" if signed_in else ""
+            lang = reply.intent.language if reply is not None else browser_language(request)
+            signed = ui_words(lang)["signed_in"].format(user=identity.browser_user) if signed_in else ""
             return (
                 browser,
                 history_messages(browser["session_id"]),
                 reply,
-                cards_html(reply),
+                cards_html(reply, language=lang),
                 track_choices(reply),
                 gr.update(visible=identity.reviewer),
                 signed,
-                profile_html(agent.profile(identity.browser_user)),
+                profile_html(agent.profile(identity.browser_user), lang),
+                chips_update(reply),
+                playlist_html(reply, lang),
+                lang,
             )
 
         def track_choices(reply: Reply | None):
             choices = [(f"{r.rank}. {r.track.title}", r.track.id) for r in (reply.recommendations if reply else [])]
             return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
+        def play_events(events, browser: dict, chat: list, *, echo_request: bool = False):
+            """The UI's updates for a streamed reply: list and reading first, wording as it streams, links when logged.
+
+            `echo_request`: the turn was not typed ("More like this"), so its request joins the chat too.
+            """
+            wording: dict[int, str] = {}
+            reply = None
+            for event in events:
+                if event.kind == "reply":
+                    reply = event.reply
+                    if echo_request:
+                        chat = [*chat, {"role": "user", "content": reply.request}]
+                    chat = [*chat, {"role": "assistant", "content": reply.message}]
+                    lang = reply.intent.language
+                    yield (browser, chat, reply, cards_html(reply), track_choices(reply), "", "", chips_update(reply),
+                           "", lang)
+                elif event.kind == "explanation_delta":
+                    wording[event.index] = wording.get(event.index, "") + event.text
+                    yield (browser, chat, reply, cards_html(reply, wording), gr.update(), gr.update(), gr.update(),
+                           gr.update(), gr.update(), gr.update())
+                elif event.kind == "done":
+                    reply = event.reply
+                    yield (browser, chat, reply, cards_html(reply), gr.update(), gr.update(), "✓", gr.update(),
+                           playlist_html(reply, reply.intent.language), gr.update())
+
+        no_change = (gr.update(),) * 10
+
         def on_send(text: str, clip_path: str | None, browser: dict, chat: list, request: gr.Request):
             user_id = who(request).browser_user
             browser = own_session(browser, user_id)
             chat = [*(chat or []), {"role": "user", "content": text}]
             try:
-                wording: dict[int, str] = {}
-                reply = None
-                for event in agent.stream(text, user_id=user_id, session_id=browser["session_id"], clip_path=clip_path):
-                    if event.kind == "reply":
-                        reply = event.reply
-                        chat = [*chat, {"role": "assistant", "content": reply.message}]
-                        yield browser, chat, reply, cards_html(reply), track_choices(reply), "", ""
-                    elif event.kind == "explanation_delta":
-                        wording[event.index] = wording.get(event.index, "") + event.text
-                        yield browser, chat, reply, cards_html(reply, wording), gr.update(), gr.update(), gr.update()
-                    elif event.kind == "done":
-                        reply = event.reply
-                        yield browser, chat, reply, cards_html(reply), gr.update(), gr.update(), "✓"
+                events = agent.stream(text, user_id=user_id, session_id=browser["session_id"], clip_path=clip_path)
+                yield from play_events(events, browser, chat)
             except MoodtuneError as exc:
                 chat = [*chat, {"role": "assistant", "content": str(exc)}]
-                yield browser, chat, gr.update(), gr.update(), gr.update(), gr.update(), f"⚠ {exc}"
+                yield (browser, chat, *no_change[:4], f"⚠ {exc}", *no_change[:3])
 
-        outputs = [state, chatbot, last_reply, cards, chosen, message, status]
+        outputs = [state, chatbot, last_reply, cards, chosen, message, status, chips, playlist, language]
         send.click(on_send, [message, clip, state, chatbot], outputs)
         message.submit(on_send, [message, clip, state, chatbot], outputs)
 
@@ -280,16 +385,39 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         for event in (voice_in.stop_recording, voice_in.upload):
             event(on_voice, [voice_in, voice_mode, clip, state, chatbot], [*outputs, voice_out, heard])
 
+        def edit_reading(keep: list[str], added: str | None, reply: Reply | None, browser: dict, chat: list,
+                         request: gr.Request):
+            """The last reply searched again with the chips the user left ticked (and the one added)."""
+            user_id = who(request).browser_user
+            if reply is None or reply.user_id != user_id:
+                yield (browser, chat, *no_change[:8])
+                return
+            try:
+                events = agent.stream_edited(
+                    reply.reply_id, keep=list(keep or []), add=[added] if added else [], user_id=user_id,
+                    session_id=reply.session_id,
+                )
+                for update in play_events(events, browser, list(chat or [])):
+                    # The "add" box empties once its chip is in the reading.
+                    yield (*update[:9], None)
+            except MoodtuneError as exc:
+                yield (browser, chat, *no_change[:4], f"⚠ {exc}", *no_change[:3])
+
+        edit_outputs = [state, chatbot, last_reply, cards, chosen, message, status, chips, playlist, add]
+        chips.input(edit_reading, [chips, gr.State(None), last_reply, state, chatbot], edit_outputs)
+        add.input(edit_reading, [chips, add, last_reply, state, chatbot], edit_outputs)
+
         def feedback(kind: str):
-            def handler(track_id: str | None, reply: Reply | None, request: gr.Request):
+            def handler(track_id: str | None, reply: Reply | None, lang: str, request: gr.Request):
                 user_id = who(request).browser_user
+                words = ui_words(lang)
                 if not track_id:
-                    return "Pick a track first."
+                    return words["pick_track"]
                 try:
                     # The reply id links the thumb to what was shown, only if it was shown to this user.
                     reply_id = reply.reply_id if reply is not None and reply.user_id == user_id else None
                     agent.feedback(user_id=user_id, track_id=str(track_id)[:200], kind=kind, reply_id=reply_id)
-                    return f"Noted: {kind.replace('_', ' ')} for {agent.track(track_id).title}."
+                    return words["noted"].format(kind=words["kinds"][kind], title=agent.track(track_id).title)
                 except MoodtuneError as exc:
                     return f"⚠ {exc}"
 
@@ -297,53 +425,46 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             return handler
 
         for button, kind in ((up, "up"), (down, "down"), (skip, "skip")):
-            button.click(feedback(kind), [chosen, last_reply], [status])
+            button.click(feedback(kind), [chosen, last_reply, language], [status])
 
-        def on_more(track_id: str | None, browser: dict, chat: list, request: gr.Request):
+        def on_more(track_id: str | None, browser: dict, chat: list, lang: str, request: gr.Request):
             """A new turn of tracks that sound like the chosen one (the tagger's embedding), no LLM."""
             user_id = who(request).browser_user
             browser = own_session(browser, user_id)
             if not track_id:
-                yield browser, chat, gr.update(), gr.update(), gr.update(), gr.update(), "Pick a track first."
+                yield (browser, chat, *no_change[:4], ui_words(lang)["pick_track"], *no_change[:3])
                 return
             try:
-                reply = None
-                stream = agent.stream_more_like_this(str(track_id)[:200], user_id=user_id, session_id=browser["session_id"])
-                for event in stream:
-                    if event.kind == "done":
-                        reply = event.reply
-                chat = [*(chat or []), {"role": "user", "content": reply.request}, {"role": "assistant", "content": reply.message}]
-                yield browser, chat, reply, cards_html(reply), track_choices(reply), gr.update(), "✓"
+                events = agent.stream_more_like_this(str(track_id)[:200], user_id=user_id, session_id=browser["session_id"])
+                yield from play_events(events, browser, list(chat or []), echo_request=True)
             except MoodtuneError as exc:
-                yield browser, chat, gr.update(), gr.update(), gr.update(), gr.update(), f"⚠ {exc}"
+                yield (browser, chat, *no_change[:4], f"⚠ {exc}", *no_change[:3])
 
-        more.click(on_more, [chosen, state, chatbot], outputs)
+        more.click(on_more, [chosen, state, chatbot, language], outputs)
 
-        def show_profile(request: gr.Request):
-            return profile_html(agent.profile(who(request).browser_user))
+        def show_profile(lang: str, request: gr.Request):
+            return profile_html(agent.profile(who(request).browser_user), lang)
 
-        def on_reset(request: gr.Request):
+        def on_reset(lang: str, request: gr.Request):
             user_id = who(request).browser_user
             agent.reset_profile(user_id)
-            return profile_html(agent.profile(user_id))
+            return profile_html(agent.profile(user_id), lang)
 
-        def on_delete(confirmed: bool, request: gr.Request):
+        def on_delete(confirmed: bool, lang: str, request: gr.Request):
             user_id = who(request).browser_user
+            words = ui_words(lang)
             if not confirmed:
-                return gr.update(), "Tick the box first: this cannot be undone.", gr.update(), gr.update(), False
+                return gr.update(), words["tick_first"], gr.update(), gr.update(), False
             try:
                 deleted = agent.delete_user(user_id)
             except MoodtuneError as exc:
                 return gr.update(), f"⚠ {exc}", gr.update(), gr.update(), False
-            done = (
-                f"Deleted {deleted['feedback']} feedback rows, {deleted['replies']} logged replies and "
-                f"{deleted['conversations']} conversations."
-            )
-            return profile_html(agent.profile(user_id)), done, [], cards_html(None), False
+            done = words["deleted"].format(**deleted)
+            return profile_html(agent.profile(user_id), lang), done, [], cards_html(None, language=lang), False
 
-        refresh.click(show_profile, None, [profile_view])
-        reset.click(on_reset, None, [profile_view])
-        delete.click(on_delete, [confirm_delete], [profile_view, delete_status, chatbot, cards, confirm_delete])
+        refresh.click(show_profile, [language], [profile_view])
+        reset.click(on_reset, [language], [profile_view])
+        delete.click(on_delete, [confirm_delete, language], [profile_view, delete_status, chatbot, cards, confirm_delete])
 
         def list_sessions(request: gr.Request):
             if not who(request).reviewer:
@@ -394,7 +515,11 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         sessions.change(list_replies, [sessions], [replies])
         replies.change(show_reply, [replies], [review_view, verdict_track])
         save_verdict.click(record, [replies, verdict_track, faithful, fits, note], [verdict_status])
-        ui.load(on_load, [state], [state, chatbot, last_reply, cards, chosen, review_tab, whoami, profile_view])
+        ui.load(
+            on_load,
+            [state],
+            [state, chatbot, last_reply, cards, chosen, review_tab, whoami, profile_view, chips, playlist, language],
+        )
     return ui
 
 

@@ -79,7 +79,8 @@ def pct(value: float) -> int:
     return round(100 * value)
 
 
-def track_facts(scored: ScoredTrack, intent: Intent) -> dict[str, Any]:
+def track_facts(scored: ScoredTrack, intent: Intent, *, shown_parts: set[str] | None = None) -> dict[str, Any]:
+    """`shown_parts`: the parts worth naming in this list (`agent.rank.parts_worth_showing`); None: all but a zero repetition."""
     track = scored.track
     moods = track.emotion.ranked()[:2]
     genres = track.style.ranked()[:2]
@@ -96,7 +97,11 @@ def track_facts(scored: ScoredTrack, intent: Intent) -> dict[str, Any]:
         "mode": track.mode,
         "valence": round(track.valence, 2),
         "arousal": round(track.arousal, 2),
-        "parts": {name: round(value, 2) for name, value in scored.parts.items() if name != "repetition" or value},
+        "parts": {
+            name: round(value, 2)
+            for name, value in scored.parts.items()
+            if (name in shown_parts if shown_parts is not None else name != "repetition" or value)
+        },
         "text_weight": pct(float(track.extra.get("fusion_text_weight", 0.0) or 0.0)),
         "target_mood": intent.emotion.top,
         "target_genres": [g for g, p in (intent.style.ranked() if intent.style else []) if p > 0][:2],
@@ -108,7 +113,7 @@ def template_explanation(facts: dict[str, Any], *, language: str) -> str:
     (m1, p1), (m2, p2) = facts["moods"]
     (g1, q1), _ = facts["genres"]
     parts = PART_NAMES[language]
-    scores = ", ".join(f"{parts[name]} {value:.2f}" for name, value in facts["parts"].items())
+    scores = ("，" if language == "zh" else ", ").join(f"{parts[name]} {value:.2f}" for name, value in facts["parts"].items())
     if language == "zh":
         fusion = (
             f"情绪{facts['text_weight']}%来自标题文字、{100 - facts['text_weight']}%来自音频"
@@ -119,7 +124,7 @@ def template_explanation(facts: dict[str, Any], *, language: str) -> str:
         key_zh = f"，{facts['key']}{mode}" if facts["key"] else ""
         return (
             f"《{facts['title']}》：情绪为{MOOD_ZH[m1]} {p1}%、{MOOD_ZH[m2]} {p2}%，风格{GENRE_ZH[g1]} {q1}%，"
-            f"{facts['tempo']} BPM{key_zh}（{fusion}）。{scores}。"
+            f"{facts['tempo']} BPM{key_zh}（{fusion}）。" + (f"{scores}。" if scores else "")
         )
     fusion = (
         f"mood read {facts['text_weight']}% from its words, {100 - facts['text_weight']}% from the audio"
@@ -128,7 +133,8 @@ def template_explanation(facts: dict[str, Any], *, language: str) -> str:
     )
     # Tracks whose key could not be estimated have none; say nothing rather than "in ".
     key = f" in {facts['key']} {facts['mode']}" if facts["key"] else ""
-    return f"{facts['title']}: {m1} {p1}% / {m2} {p2}%, {g1} {q1}%, {facts['tempo']} bpm{key} ({fusion}). {scores.capitalize()}."
+    line = f"{facts['title']}: {m1} {p1}% / {m2} {p2}%, {g1} {q1}%, {facts['tempo']} bpm{key} ({fusion})."
+    return f"{line} {scores.capitalize()}." if scores else line
 
 
 # Chinese facts carry no labels: given "情绪 平静 61%", the model wrote "情绪占61%" (mood 61%)

@@ -78,6 +78,15 @@ def score(parts: Mapping[str, float], weights: RankWeights) -> float:
     return sum(-table[name] * value if name in PENALTIES else table[name] * value for name, value in parts.items())
 
 
+def parts_worth_showing(ranked: Sequence[ScoredTrack]) -> set[str]:
+    """The score parts that are not 0.00 for every track of a list.
+
+    A part that is zero everywhere ("already shown" in a first turn) tells the user nothing and
+    adds nothing to any total, so cards and explanations leave it out.
+    """
+    return {name for s in ranked for name, value in s.parts.items() if round(value, 2) != 0}
+
+
 def rank(
     candidates: Sequence[ScoredTrack],
     *,

@@ -16,14 +16,14 @@ import statistics
 import threading
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from agent import explain, lexicon
+from agent import explain, lexicon, understood
 from agent.llm import LLM, LocalLLM
 from agent.parse import HISTORY_TURNS, parse_request
 from agent.profile import ProfileStore
-from agent.rank import filters_for, lift_target, rank
+from agent.rank import filters_for, lift_target, parts_worth_showing, rank
 from catalog.store import CatalogStore
 from moodtune.config import Settings
 from moodtune.errors import InputError, MoodtuneError, PermissionDeniedError
@@ -46,16 +46,6 @@ from tools.search import SearchFilters
 log = logging.getLogger(__name__)
 CANDIDATES = 60
 
-STRATEGY_TEXT = {
-    "en": {
-        "match": "I matched the mood you asked for",
-        "lift": "You sounded low, so I aimed to lift your mood rather than match it",
-    },
-    "zh": {
-        "match": "我按你想要的情绪来挑选",
-        "lift": "你听起来情绪不高，所以我选了能让你心情好起来的歌，而不是同样低落的",
-    },
-}
 REFINEMENT_NOTES = {
     "en": {
         "seed": "aimed at tracks like {title}",
@@ -233,8 +223,12 @@ class Moodtune:
         user_mood: EmotionVector | None,
         notes: list[str],
         seed: Track | None,
+        replaces: Reply | None = None,
     ) -> tuple[Reply, list[dict]]:
         """Search, rank and the template explanations for an intent; the turn is added to the conversation.
+
+        `replaces`: the conversation's last reply, whose reading the user edited: the new reply
+        takes its place, and the tracks it showed do not count as already shown.
 
         A seed track (a follow-up's "more like the second one", `more_like_this`) or an uploaded
         clip also drives the search by sound: their nearest tracks by the tagger's embedding join
@@ -243,6 +237,9 @@ class Moodtune:
         from tools.langchain_tools import call_with_artifact, style_tool
 
         conversation = self._conversation(session_id)
+        shown_before = list(conversation.shown)
+        if replaces is not None:
+            shown_before = shown_before[: len(shown_before) - len(replaces.recommendations)]
         target_emotion = lift_target(intent, user_mood) if intent.strategy == "lift" else intent.emotion
         target_style = intent.style
         like_track_id = seed.id if seed is not None else None
@@ -283,7 +280,7 @@ class Moodtune:
                 weights=self.settings.rank_weights,
                 preferences=preferences,
                 co_likes=self.profiles.co_likes(user_id, [c.track.id for c in candidates]),
-                shown=conversation.shown,
+                shown=shown_before,
                 exclude_moods=intent.exclude_moods,
                 style_inferred=intent.style_inferred and target_style is intent.style,
                 k=k,
@@ -297,7 +294,9 @@ class Moodtune:
             candidates, ranked = search_and_rank(replace(filters, tempo_range=None))
             notes.append(REFINEMENT_NOTES[intent.language]["tempo_dropped"])
         effective = replace(intent, emotion=target_emotion, style=target_style)
-        facts = [explain.track_facts(s, effective) for s in ranked]
+        # A part that is zero for every track says nothing about this list (not shown, weighs nothing).
+        shown_parts = parts_worth_showing(ranked)
+        facts = [explain.track_facts(s, effective, shown_parts=shown_parts) for s in ranked]
         recommendations = tuple(
             Recommendation(
                 scored=s,
@@ -306,7 +305,10 @@ class Moodtune:
             )
             for i, (s, f) in enumerate(zip(ranked, facts))
         )
-        message = STRATEGY_TEXT[intent.language][intent.strategy] if ranked else NO_RESULTS[intent.language]
+        if ranked:
+            message = understood.summary(effective, recommendations)
+        else:
+            message = f"{understood.reading(effective)}: {NO_RESULTS[intent.language]}"
         if notes:
             message += " (" + "; ".join(notes) + ")"
         reply = Reply(
@@ -323,8 +325,17 @@ class Moodtune:
             versions=self.versions(),
         )
         with self._lock:
-            conversation.intents.append(effective)
-            conversation.shown.extend(s.track.id for s in ranked)
+            # The reply joins the conversation now (its wording arrives later), so its reading can
+            # be edited while the wording streams; `_explained` puts the final reply in its place.
+            at = next((i for i, r in enumerate(conversation.replies) if replaces and r.reply_id == replaces.reply_id), None)
+            if at is None:
+                conversation.intents.append(effective)
+                conversation.replies.append(reply)
+                conversation.shown.extend(s.track.id for s in ranked)
+            else:
+                conversation.intents[at] = effective
+                conversation.replies[at] = reply
+                conversation.shown = [*shown_before, *(s.track.id for s in ranked)]
         return reply, facts
 
     def stream(
@@ -380,7 +391,9 @@ class Moodtune:
         final = replace(reply, recommendations=tuple(recommendations))
         conversation = self._conversation(session_id)
         with self._lock:
-            conversation.replies.append(final)
+            for i, earlier in enumerate(conversation.replies):
+                if earlier.reply_id == final.reply_id:  # gone if the user edited its reading meanwhile
+                    conversation.replies[i] = final
         self.review.record(final)
         yield ReplyEvent(kind="done", reply=final)
 
@@ -466,6 +479,56 @@ class Moodtune:
                 track_id, user_id=user_id, session_id=session_id, k=k, explain_top=explain_top, record_feedback=record_feedback
             )
         )
+
+    def stream_edited(
+        self,
+        reply_id: str,
+        *,
+        keep: Sequence[str],
+        add: Sequence[str] = (),
+        user_id: str = "default",
+        session_id: str,
+        k: int = 10,
+        explain_top: int = 0,
+    ) -> Iterator[ReplyEvent]:
+        """The last reply searched again with its reading edited (the chips kept, and added): no LLM parses anything.
+
+        `keep` and `add` are chip ids (`agent.understood`: "mood:calm", "not_mood:sad", ...). Only
+        the conversation's latest reply can be edited (an earlier one is what later turns built
+        on); the edited reply takes its place. `explain_top` 0: template explanations only, so
+        the new list is there at once.
+        """
+        self._claim_session(session_id, user_id)
+        conversation = self._conversation(session_id)
+        with self._lock:
+            last = conversation.replies[-1] if conversation.replies else None
+        if last is None or last.reply_id != reply_id:
+            raise InputError(
+                "only the latest reply's reading can be changed", hint="ask again, or change the latest reply's chips"
+            )
+        intent = understood.edit(last.intent, keep, add)
+        reply, facts = self._rank_intent(
+            intent,
+            text=last.request,
+            user_id=user_id,
+            session_id=session_id,
+            k=k,
+            clip_path=None,
+            user_mood=None,
+            notes=[understood.words(intent.language)["edited"]],
+            seed=None,
+            replaces=last,
+        )
+        yield from self._explained(reply, facts, explain_top=explain_top)
+
+    def edited(self, reply_id: str, **kwargs) -> Reply:
+        """`stream_edited`'s final reply."""
+        final = None
+        for event in self.stream_edited(reply_id, **kwargs):
+            if event.kind == "done":
+                final = event.reply
+        assert final is not None  # the stream always ends with "done"
+        return final
 
     # -- feedback and profile ----------------------------------------------------------
     def feedback(self, *, user_id: str, track_id: str, kind: FeedbackKind, reply_id: str | None = None) -> None:

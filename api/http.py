@@ -205,6 +205,15 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
         identity_of(request).user(reply.user_id)  # a token scoped to another user may not read it
         return Response(http_m3u8(reply, base_url=str(request.base_url)), media_type="audio/mpegurl")
 
+    @app.get("/api/v1/replies/{reply_id}/playlist.xspf")
+    def reply_playlist_xspf(reply_id: str, request: Request):
+        """A logged reply as XSPF, each track as its audio URL here (catalog/playlists.py)."""
+        from catalog.playlists import http_xspf
+
+        reply = agent.review.reply(reply_id)
+        identity_of(request).user(reply.user_id)
+        return Response(http_xspf(reply, base_url=str(request.base_url)), media_type="application/xspf+xml")
+
     @app.get("/api/v1/profile/{user_id}")
     def profile(user_id: str, request: Request) -> dict:
         return agent.profile(identity_of(request).user(user_id))

@@ -97,8 +97,7 @@ def write_playlist(reply: Reply, path: Path, *, locate: Locate | None = None) ->
     return path
 
 
-def http_m3u8(reply: Reply, *, base_url: str) -> str:
-    """The reply for a player talking to Moodtune's HTTP API: each track as its /api/v1/tracks/{id}/audio URL."""
+def _http_locate(base_url: str) -> Locate:
     from urllib.parse import quote as quote_id
 
     base = base_url.rstrip("/")
@@ -106,4 +105,14 @@ def http_m3u8(reply: Reply, *, base_url: str) -> str:
     def locate(track: Track) -> str | None:
         return f"{base}/api/v1/tracks/{quote_id(track.id, safe='')}/audio" if local_file(track) else None
 
-    return to_m3u8(reply_tracks(reply), title=reply.request, locate=locate)
+    return locate
+
+
+def http_m3u8(reply: Reply, *, base_url: str) -> str:
+    """The reply for a player talking to Moodtune's HTTP API: each track as its /api/v1/tracks/{id}/audio URL."""
+    return to_m3u8(reply_tracks(reply), title=reply.request, locate=_http_locate(base_url))
+
+
+def http_xspf(reply: Reply, *, base_url: str) -> str:
+    """`http_m3u8` as XSPF."""
+    return to_xspf(reply_tracks(reply), title=reply.request, locate=_http_locate(base_url))

@@ -9,12 +9,12 @@ import pytest
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
 
 
-@pytest.mark.parametrize(("request_text", "explanation_word", "card_words"), [
-    ("calm music for reading", "bpm", ("score", "mood match", "calm")),
-    ("适合读书的安静音乐", "情绪", ("得分", "情绪匹配", "平静")),
+@pytest.mark.parametrize(("request_text", "explanation_word", "card_words", "noted"), [
+    ("calm music for reading", "bpm", ("score", "mood match", "calm"), "Noted: up"),
+    ("适合读书的安静音乐", "情绪", ("得分", "情绪匹配", "平静"), "已记录"),
 ], ids=["en", "zh"])
 def test_chat_cards_and_feedback_in_a_real_browser(
-    serve, demo_agent, settings, browser, request_text, explanation_word, card_words
+    serve, demo_agent, settings, browser, request_text, explanation_word, card_words, noted
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
@@ -38,8 +38,9 @@ def test_chat_cards_and_feedback_in_a_real_browser(
     assert cards[0].find_elements(By.TAG_NAME, "audio"), "every card offers its audio"
     wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)
 
+    assert "already shown" not in cards[0].text and "已推荐过" not in cards[0].text, "a part zero on every card is left out"
     browser.find_element(By.CSS_SELECTOR, "#mt-up").click()
-    wait.until(lambda d: "Noted: up" in d.find_element(By.ID, "mt-status").text)
+    wait.until(lambda d: noted in d.find_element(By.ID, "mt-status").text)
     SCREENSHOTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / f"ui-{'zh' if explanation_word == '情绪' else 'en'}.png"))
     # A browser without a stored identity is the local "default" user.
@@ -108,3 +109,83 @@ def test_a_browser_signs_in_and_sees_only_its_own_conversation(serve, demo_agent
     browser.get(base + "/logout")
     sign_in(tokens.reviewer)
     wait.until(lambda d: [tab for tab in d.find_elements(By.CSS_SELECTOR, "button[role=tab]") if tab.text == "Review"])
+
+
+# Six calm classical tracks, four energetic rock ones, four mostly sad blues ones (a third calm):
+# "calm but not sad" shows the calm and energetic ones; without "not sad" the sad ones outrank the energetic.
+READING_CATALOG = [("c", "calm", "classical", 6), ("e", "energetic", "rock", 4), ("s", "sad", "blues", 4)]
+# What the page says in each language: the request, the "not sad" chip, the reply's first words,
+# and labels of the page's own that must be in that language.
+READINGS = {
+    "en": ("calm but not sad for driving, no jazz", "not sad", "Calm, not sad, for driving, no jazz: 10 tracks",
+           "Calm, for driving, no jazz: 10 tracks", ("Chat", "Profile", "Send", "Find music like this clip", "Like")),
+    "zh": ("适合开车听的安静但不悲伤的歌，不要爵士", "不要悲伤", "平静、不要悲伤、适合开车、不要爵士：10 首",
+           "平静、适合开车、不要爵士：10 首", ("聊天", "我的偏好", "发送", "找和这段音频相似的音乐", "喜欢")),
+}
+
+
+@pytest.fixture
+def reading_agent(settings, track_factory, fake_llm):
+    from agent.session import Moodtune
+    from catalog.store import CatalogStore
+    from moodtune.types import EmotionVector
+
+    store = CatalogStore.open(settings)
+    tracks = []
+    for prefix, mood, genre, count in READING_CATALOG:
+        for i in range(count):
+            track = track_factory(f"{prefix}{i}", mood=mood, genre=genre, artist=f"{prefix} artist {i}",
+                                  title=f"{mood} {genre} {i}", tempo=70.0 + 10 * i)
+            if mood == "sad":
+                track = track.with_(emotion=EmotionVector.from_mapping({"sad": 0.7, "calm": 0.3}))
+            tracks.append(track)
+    store.upsert(tracks)
+    answer = {"m": ["calm"], "x": ["sad"], "g": [], "a": [], "xa": [], "xg": ["jazz"], "c": "", "f": False,
+              "s": "match", "e": "calm but not sad for driving, no jazz", "music": True}
+    return Moodtune(settings, llm=fake_llm(answer, "1. Calm and soft.\n2. Gentle.\n"), store=store)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_reply_says_what_it_understood_and_its_chips_search_again(serve, reading_agent, settings, browser, language):
+    """The reading as chips: untick "not sad" and the list changes (sad tracks come in), with no new LLM call."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from app import create_server_app
+
+    request_text, not_sad, said, said_after, labels = READINGS[language]
+    base = serve(create_server_app(settings, agent=reading_agent))
+    browser.get(base + "/")
+    wait = WebDriverWait(browser, 60)
+    box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "#mt-message textarea")))
+    box.send_keys(request_text)
+    browser.find_element(By.CSS_SELECTOR, "#mt-send").click()
+    wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)
+
+    def shown() -> list[str]:
+        return [card.get_attribute("data-track-id") for card in browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")]
+
+    before = shown()
+    assert len(before) == 10 and not [t for t in before if t.startswith("s")], "'not sad' keeps the sad tracks out"
+    assert said in browser.find_element(By.CSS_SELECTOR, "#mt-chat").text, "the reply names its reading"
+    # The page's own labels follow the language the user wrote in.
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert all(label in page for label in labels), [label for label in labels if label not in page]
+    chips = browser.find_elements(By.CSS_SELECTOR, "#mt-chips label")
+    assert not_sad in [chip.text.strip() for chip in chips]
+    # The reply as a playlist, from the page's link.
+    link = browser.find_element(By.CSS_SELECTOR, "#mt-m3u8").get_attribute("href")
+    assert browser.execute_script("return fetch(arguments[0]).then(r => r.text())", link).startswith("#EXTM3U")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"reply-reading-{language}.png"))
+
+    calls = len(reading_agent.llm.calls)
+    next(chip for chip in chips if chip.text.strip() == not_sad).click()
+    wait.until(lambda d: said_after in d.find_element(By.CSS_SELECTOR, "#mt-chat").text)
+    wait.until(lambda d: shown() != before)
+    after = shown()
+    assert {"s0", "s1", "s2", "s3"} <= set(after) and after[:6] == before[:6], "the sad tracks come in below the calm ones"
+    assert not_sad not in [chip.text.strip() for chip in browser.find_elements(By.CSS_SELECTOR, "#mt-chips label")]
+    assert len(reading_agent.llm.calls) == calls, "the edited reading is searched without a new LLM call"
+    browser.save_screenshot(str(SCREENSHOTS / f"reply-reading-{language}-edited.png"))
