@@ -1,4 +1,4 @@
-"""GET /api/v1/replies/{id}/playlist.m3u8 against a real server: a player can open every entry."""
+"""GET /api/v1/replies/{id}/playlist.m3u8 and .xspf against a real server: a player can open every entry."""
 
 from __future__ import annotations
 
@@ -28,3 +28,16 @@ def test_a_scoped_token_reads_only_its_own_replies(secured, demo_agent, serve, c
     assert client.get(path).status_code == 401
     assert client.get(path, headers=tokens.header(tokens.ben)).status_code == 403
     assert client.get(path, headers=tokens.header(tokens.ana)).status_code == 200
+
+
+def test_a_reply_as_xspf_lists_the_playable_tracks(settings, demo_agent, serve, client):
+    from xml.etree import ElementTree as ET
+
+    base = serve(create_app(settings, agent=demo_agent))
+    reply = client.post(f"{base}/api/v1/recommend", json={"text": "calm music", "user_id": "ana", "k": 5, "explain": 0}).json()
+    response = client.get(f"{base}/api/v1/replies/{reply['reply_id']}/playlist.xspf")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/xspf+xml")
+    ns = {"x": "http://xspf.org/ns/0/"}
+    locations = [e.text for e in ET.fromstring(response.content).findall("x:trackList/x:track/x:location", ns)]
+    assert locations == [f"{base}/api/v1/tracks/t0/audio"]
+    assert client.get(f"{base}/api/v1/replies/nope/playlist.xspf").status_code == 404
