@@ -155,7 +155,10 @@ class Moodtune:
         with self._lock:
             if session_id not in self.conversations:
                 conversation = Conversation()
-                conversation.replies = self.review.replies(session_id)
+                logged = self.review.replies(session_id)
+                # A reply whose reading the user edited was replaced by the edit: the conversation has the edit only.
+                replaced = {r.replaces for r in logged if r.replaces}
+                conversation.replies = [r for r in logged if r.reply_id not in replaced]
                 conversation.intents = [r.intent for r in conversation.replies]
                 conversation.shown = [rec.track.id for r in conversation.replies for rec in r.recommendations]
                 self.conversations[session_id] = conversation
@@ -323,6 +326,7 @@ class Moodtune:
             candidates=tuple(candidates),
             notes=tuple(notes),
             versions=self.versions(),
+            replaces=replaces.reply_id if replaces is not None else "",
         )
         with self._lock:
             # The reply joins the conversation now (its wording arrives later), so its reading can

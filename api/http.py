@@ -65,6 +65,27 @@ class FairGate:
             self._condition.notify_all()
 
 
+class EditBody(BaseModel):
+    """A reply's reading edited: the chips kept and added (ids from the reply's "understood")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(max_length=64)
+    keep: list[str] = Field(max_length=40, description='chip ids kept, e.g. ["mood:calm", "not_genre:jazz"]')
+    add: list[str] = Field(default=[], max_length=10, description='chip ids added, e.g. ["not_mood:sad", "tempo:slow"]')
+    user_id: str | None = Field(default=None, description="omit with a user's own token; default: 'default'")
+    k: int = Field(default=10, ge=1, le=50)
+
+
+def reply_json(reply) -> dict:
+    """A reply for the API, with its reading as chips ("understood": id, kind, value, label)."""
+    from agent.understood import chips
+
+    data = reply_to_dict(reply, with_candidates=False)
+    data["understood"] = [{"id": c.id, "kind": c.kind, "value": c.value, "label": c.label} for c in chips(reply.intent)]
+    return data
+
+
 class RecommendBody(BaseModel):
     # REST bodies name only known fields: a misspelt one is a 422, not silently ignored.
     model_config = ConfigDict(extra="forbid")
@@ -174,7 +195,18 @@ def create_app(settings: Settings, *, agent: Moodtune | None = None) -> FastAPI:
             reply = agent.recommend(
                 body.text, user_id=user_id, session_id=body.session_id, k=body.k, explain_top=body.explain
             )
-        return reply_to_dict(reply, with_candidates=False)
+        return reply_json(reply)
+
+    @app.post("/api/v1/replies/{reply_id}/edit")
+    def edit_reply(reply_id: str, body: EditBody, request: Request) -> dict:
+        """The latest reply of a conversation searched again with its reading edited; no LLM call."""
+        user_id = identity_of(request).user(body.user_id)
+        if any(len(chip) > 200 for chip in [*body.keep, *body.add]):
+            raise InputError("a chip id is at most 200 characters")
+        reply = agent.edited(
+            reply_id[:64], keep=body.keep, add=body.add, user_id=user_id, session_id=body.session_id, k=body.k
+        )
+        return reply_json(reply)
 
     @app.post("/api/v1/feedback")
     def feedback(body: FeedbackBody, request: Request) -> dict:

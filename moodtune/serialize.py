@@ -152,6 +152,7 @@ def reply_to_dict(reply: Reply, *, with_candidates: bool = True) -> dict[str, An
         "recommendations": [recommendation_to_dict(r) for r in reply.recommendations],
         "notes": list(reply.notes),
         "versions": dict(reply.versions),
+        "replaces": reply.replaces,
     }
     if with_candidates:
         data["candidates"] = [scored_to_dict(c) for c in reply.candidates]
@@ -171,4 +172,5 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
         candidates=tuple(scored_from_dict(c) for c in data.get("candidates", [])),
         notes=tuple(data.get("notes", ())),
         versions=data.get("versions", {}),
+        replaces=data.get("replaces", ""),
     )

@@ -269,6 +269,7 @@ class Reply:
     candidates: tuple[ScoredTrack, ...] = ()  # every scored candidate, for the review log
     notes: tuple[str, ...] = ()  # e.g. "your message was cut to 2000 characters"
     versions: Mapping[str, str] = field(default_factory=dict)  # model and catalog versions
+    replaces: str = ""  # the reply whose reading the user edited into this one (agent/understood.py)
 
 
 @dataclass(frozen=True)

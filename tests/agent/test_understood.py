@@ -153,3 +153,12 @@ def test_both_languages_have_every_word():
     for section in ("reading", "ui"):
         assert set(ui[section]["en"]) == set(ui[section]["zh"]), section
     assert next(label for label, _ in understood.add_choices("zh")) == "情绪：快乐"
+
+
+def test_after_a_restart_the_conversation_holds_the_edit_not_the_reply_it_replaced(agent, settings, fake_llm):
+    first = agent.recommend("calm but not sad", session_id="s1", explain_top=0)
+    edited = agent.edited(first.reply_id, keep=["mood:calm"], session_id="s1")
+    assert edited.replaces == first.reply_id
+    restarted = Moodtune(settings, llm=fake_llm(CALM_NOT_SAD), store=agent.store)
+    assert [r.reply_id for r in restarted.history("s1")] == [edited.reply_id]
+    assert {r.reply_id for r in restarted.review.replies("s1")} == {first.reply_id, edited.reply_id}, "both are logged"
