@@ -44,9 +44,12 @@ CSS = """
 # The cards follow the reply's language; the page's own labels follow the language switch, which
 # follows the language the user writes in (prompts/ui.yaml holds both).
 CARD_WORDS = {
-    "en": {"synthetic": "synthetic demo rendering", "score": "score", "track": "track", "request": "request"},
-    "zh": {"synthetic": "合成的演示音频", "score": "得分", "track": "曲目", "request": "请求"},
+    "en": {"synthetic": "synthetic demo rendering", "generated": "synthetic: AI-generated demo track", "score": "score",
+           "track": "track", "request": "request"},
+    "zh": {"synthetic": "合成的演示音频", "generated": "合成：AI 生成的演示曲目", "score": "得分", "track": "曲目", "request": "请求"},
 }
+# Demo sources and the badge each gets; the badge's tooltip is the track's licence.
+SOURCE_BADGES = {"demo-synthetic": "synthetic", "demo-generated": "generated"}
 LANGUAGES = [("English", "en"), ("中文", "zh")]
 
 
@@ -101,7 +104,10 @@ def cards_html(reply: Reply | None, wording: dict[int, str] | None = None, *, la
     out = []
     for i, rec in enumerate(reply.recommendations):
         track = rec.track
-        badge = f'<span class="mt-badge">{words["synthetic"]}</span>' if track.source.startswith("demo") else ""
+        kind = SOURCE_BADGES.get(track.source, "synthetic" if track.source.startswith("demo") else "")
+        badge = (
+            f'<span class="mt-badge" title="{html.escape(track.licence)}">{words[kind]}</span>' if kind else ""
+        )
         text = wording.get(i) or rec.explanation.llm or rec.explanation.template
         key = f" · {html.escape(track.key)} {html.escape(track.mode)}" if track.key else ""
         parts = " · ".join(
@@ -205,7 +211,8 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             with gr.Row():
                 message = gr.Textbox(placeholder=en["placeholder"], label=en["request"], scale=4, elem_id="mt-message")
                 send = gr.Button(en["send"], variant="primary", scale=1, elem_id="mt-send")
-            clip = gr.Audio(type="filepath", label=en["clip"], sources=["upload"], elem_id="mt-clip")
+            with gr.Accordion(en["clip"], open=False, elem_id="mt-clip-box") as clip_box:
+                clip = gr.Audio(type="filepath", label=en["clip"], sources=["upload"], elem_id="mt-clip")
             voice_in, voice_mode, voice_out, heard = voice_components()
             with gr.Row():
                 # The reading of the request: untick a chip, or add one, and the list is searched again
@@ -246,7 +253,7 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             verdict_status = gr.Markdown()
 
         # Everything whose words follow the page's language, in the order `relabel` updates them.
-        labelled = [title, language, chat_tab, chatbot, message, send, clip, chips, add, chosen, up, down, skip, more,
+        labelled = [title, language, chat_tab, chatbot, message, send, clip_box, clip, chips, add, chosen, up, down, skip, more,
                     profile_tab, refresh, reset, confirm_delete, delete, review_tab]
 
         def relabel(lang: str, reply: Reply | None, request: gr.Request):
@@ -259,6 +266,7 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 gr.update(label=words["conversation"]),
                 gr.update(label=words["request"], placeholder=words["placeholder"]),
                 gr.update(value=words["send"]),
+                gr.update(label=words["clip"]),
                 gr.update(label=words["clip"]),
                 gr.update(label=words["understood"]),
                 gr.update(label=words["add"], info=words["add_placeholder"], choices=understood.add_choices(lang), value=None),

@@ -99,12 +99,16 @@ def run_once(
             figures["first_answer_s"] = round(time.perf_counter() - start, 1)
             figures["first_answer_message"] = answer.json()["message"]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass  # it had already ended
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         reader.join(timeout=5)
+        if "first_answer_s" not in figures:  # what it got to, for the failure's message
+            print("\n".join(f"{t:7.1f}s {line}" for t, line in lines[-20:]), flush=True)
     steps = {}
     for name, pattern in STEPS.items():
         hits = [t for t, line in lines if pattern.search(line)]

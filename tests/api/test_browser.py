@@ -24,7 +24,7 @@ def test_chat_cards_and_feedback_in_a_real_browser(
 
     base = serve(create_server_app(settings, agent=demo_agent))
     browser.get(base + "/")
-    wait = WebDriverWait(browser, 60)
+    wait = WebDriverWait(browser, 180)
     box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "#mt-message textarea")))
     box.send_keys(request_text)
     browser.find_element(By.CSS_SELECTOR, "#mt-send").click()
@@ -70,7 +70,7 @@ def test_a_browser_signs_in_and_sees_only_its_own_conversation(serve, demo_agent
     from app import create_server_app
 
     base = serve(create_server_app(secured, agent=demo_agent))
-    wait = WebDriverWait(browser, 60)
+    wait = WebDriverWait(browser, 180)
 
     def sign_in(token: str) -> None:
         browser.get(base + "/")
@@ -157,7 +157,7 @@ def test_the_reply_says_what_it_understood_and_its_chips_search_again(serve, rea
     request_text, not_sad, said, said_after, labels = READINGS[language]
     base = serve(create_server_app(settings, agent=reading_agent))
     browser.get(base + "/")
-    wait = WebDriverWait(browser, 60)
+    wait = WebDriverWait(browser, 180)
     box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "#mt-message textarea")))
     box.send_keys(request_text)
     browser.find_element(By.CSS_SELECTOR, "#mt-send").click()
