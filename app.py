@@ -321,6 +321,7 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 chips_update(reply),
                 playlist_html(reply, lang),
                 lang,
+                ui_words(lang)["loading"] if agent.warming_up else "",
             )
 
         def track_choices(reply: Reply | None):
@@ -526,7 +527,8 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         ui.load(
             on_load,
             [state],
-            [state, chatbot, last_reply, cards, chosen, review_tab, whoami, profile_view, chips, playlist, language],
+            [state, chatbot, last_reply, cards, chosen, review_tab, whoami, profile_view, chips, playlist, language,
+             status],
         )
     return ui
 

@@ -129,6 +129,11 @@ class Moodtune:
         self.conversations: dict[str, Conversation] = {}
         self._owners: dict[str, str] = {}  # session id -> the user whose conversation it is
         self._lock = threading.Lock()
+        # Held while `warm_up` loads the models (in the background of `moodtune serve`, so the UI is
+        # up at once): a turn waits on it rather than loading a second copy of a model meanwhile.
+        self._warming = threading.Lock()
+        self._loading = threading.Lock()
+        self.warmed = threading.Event()
         from agent.review import ReviewLog
 
         self.review = ReviewLog(settings)
@@ -139,15 +144,17 @@ class Moodtune:
     @property
     def llm(self) -> LLM:
         """The model that parses requests."""
-        if self._llm is None:
-            self._llm = LocalLLM.load(self.settings, purpose="parse")
+        with self._loading:
+            if self._llm is None:
+                self._llm = LocalLLM.load(self.settings, purpose="parse")
         return self._llm
 
     @property
     def explainer(self) -> LLM:
         """The model that words explanations: its own context, or the one LLM a caller passed."""
-        if self._explainer is None:
-            self._explainer = LocalLLM.load(self.settings, purpose="explain")
+        with self._loading:
+            if self._explainer is None:
+                self._explainer = LocalLLM.load(self.settings, purpose="explain")
         return self._explainer
 
     # -- a turn ------------------------------------------------------------------------
@@ -174,11 +181,25 @@ class Moodtune:
         from tools.style import TAGGER_MODELS
         from tools.tagger import MusicTagger
 
-        parse_request("calm piano", llm=self.llm, settings=self.settings)
-        classify_emotion(["calm piano"])
-        for name in TAGGER_MODELS:  # an uploaded clip's reading (~0.5 s to load both)
-            MusicTagger.load(name)
-        explain.warm_up(self.explainer)
+        with self._warming:
+            try:
+                parse_request("calm piano", llm=self.llm, settings=self.settings)
+                classify_emotion(["calm piano"])
+                for name in TAGGER_MODELS:  # an uploaded clip's reading (~0.5 s to load both)
+                    MusicTagger.load(name)
+                explain.warm_up(self.explainer)
+            finally:
+                self.warmed.set()
+
+    @property
+    def warming_up(self) -> bool:
+        """Whether `warm_up` is loading the models right now (the UI says so)."""
+        return self._warming.locked()
+
+    def _after_warm_up(self) -> None:
+        """Wait for a warm-up under way (a turn then finds every model loaded); at once when none is."""
+        with self._warming:
+            pass
 
     def _user_mood(self, intent: Intent) -> EmotionVector | None:
         from tools.emotion import is_english_enough
@@ -356,6 +377,7 @@ class Moodtune:
         text = validate_message(text)
         session_id = session_id or uuid.uuid4().hex[:12]
         self._claim_session(session_id, user_id)
+        self._after_warm_up()
         reply, facts = self._rank_turn(text, user_id=user_id, session_id=session_id, k=k, clip_path=clip_path)
         yield from self._explained(reply, facts, explain_top=explain_top)
 

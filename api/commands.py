@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,11 +24,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     check_binding(settings)
     agent = Moodtune(settings)
-    print("Loading the models and prompts (the first answer then needs no warm-up) ...", flush=True)
-    try:
-        agent.warm_up()
-    except MoodtuneError as exc:  # serve anyway: each request then reports the problem and its fix
-        print(f"warning: {exc}", flush=True)
+
+    def warm_up() -> None:
+        start = time.perf_counter()
+        try:
+            agent.warm_up()
+            print(f"Models and prompts loaded ({time.perf_counter() - start:.0f}s): answers are quick now", flush=True)
+        except MoodtuneError as exc:  # serve anyway: each request then reports the problem and its fix
+            print(f"warning: {exc}", flush=True)
+
+    # The page is up while the models load (~15 s here, more on a busy machine): the first
+    # request waits for them (the page says so), instead of the whole UI waiting.
+    print("Loading the models and prompts in the background ...", flush=True)
+    threading.Thread(target=warm_up, name="moodtune-warm-up", daemon=True).start()
     from api.security import Credentials
 
     signed = "every request needs a token; browsers sign in at /login" if Credentials(settings).required else "this machine only"

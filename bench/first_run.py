@@ -48,6 +48,7 @@ STEPS = {
     "demo_ready": re.compile(r"^demo catalog ready"),
     "loading_models": re.compile(r"^Loading the models"),
     "serving": re.compile(r"^Moodtune at http"),
+    "models_loaded": re.compile(r"^Models and prompts loaded"),
 }
 TIMEOUT_S = 3600
 
@@ -81,7 +82,8 @@ def run_once(
     base = f"http://127.0.0.1:{port}"
     figures: dict = {}
     try:
-        with httpx.Client(timeout=120) as client:
+        # The first answer waits for the background warm-up: minutes on a loaded machine.
+        with httpx.Client(timeout=timeout) as client:
             while time.perf_counter() - start < timeout:
                 if proc.poll() is not None:
                     raise RuntimeError(f"./run.sh exited with {proc.returncode}: {lines[-5:]}")

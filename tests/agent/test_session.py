@@ -216,3 +216,30 @@ def test_more_like_this_keeps_the_conversations_exclusions(settings, fake_llm, s
     reply = agent.more_like_this(ids["metal_a"], session_id="x1", k=4, record_feedback=False)
     assert ids["metal_b"] not in {r.track.id for r in reply.recommendations}
     assert agent.profiles.preferences("default").counts["more_like_this"] == 0
+
+
+def test_a_turn_during_the_warm_up_waits_for_it_and_loads_nothing_twice(agent_factory):
+    """`moodtune serve` warms up in the background: a request meanwhile waits, then finds the models loaded."""
+    import threading
+    import time
+
+    agent = agent_factory(answer(m=["calm"]))
+    slow = agent._llm.generate_json
+    events = []
+
+    def generate_json(messages, **kwargs):
+        what = "warm-up" if "calm piano" in messages[-1]["content"] else "request"
+        events.append(("start", what))
+        time.sleep(1.0)  # the warm-up's own parse, long enough for a request to arrive meanwhile
+        events.append(("end", what))
+        return slow(messages, **kwargs)
+
+    agent._llm.generate_json = generate_json
+    warming = threading.Thread(target=agent.warm_up)
+    warming.start()
+    while not agent.warming_up:
+        time.sleep(0.01)
+    reply = agent.recommend("calm music", k=3, explain_top=0)
+    warming.join()
+    assert agent.warmed.is_set() and not agent.warming_up and reply.recommendations
+    assert events == [("start", "warm-up"), ("end", "warm-up"), ("start", "request"), ("end", "request")]
