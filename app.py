@@ -254,7 +254,7 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
 
         # Everything whose words follow the page's language, in the order `relabel` updates them.
         labelled = [title, language, chat_tab, chatbot, message, send, clip_box, clip, chips, add, chosen, up, down, skip, more,
-                    profile_tab, refresh, reset, confirm_delete, delete, review_tab]
+                    profile_tab, refresh, reset, confirm_delete, delete, review_tab, voice_in, voice_mode, voice_out]
 
         def relabel(lang: str, reply: Reply | None, request: gr.Request):
             words = ui_words(lang)
@@ -281,6 +281,9 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 gr.update(label=words["confirm_delete"]),
                 gr.update(value=words["delete"]),
                 gr.update(label=words["tab_review"]),
+                gr.update(label=words["voice_in"]),
+                gr.update(label=words["voice_mode"]),
+                gr.update(label=words["voice_out"]),
                 profile,
                 playlist_html(reply, lang),
                 cards_html(reply, language=lang) if reply is None else gr.update(),

@@ -118,9 +118,9 @@ READING_CATALOG = [("c", "calm", "classical", 6), ("e", "energetic", "rock", 4),
 # and labels of the page's own that must be in that language.
 READINGS = {
     "en": ("calm but not sad for driving, no jazz", "not sad", "Calm, not sad, for driving, no jazz: 10 tracks",
-           "Calm, for driving, no jazz: 10 tracks", ("Chat", "Profile", "Send", "Find music like this clip", "Like")),
+           "Calm, for driving, no jazz: 10 tracks", ("Chat", "Profile", "Send", "Find music like this clip", "Like", "Ask out loud", "Voice mode")),
     "zh": ("适合开车听的安静但不悲伤的歌，不要爵士", "不要悲伤", "平静、不要悲伤、适合开车、不要爵士：10 首",
-           "平静、适合开车、不要爵士：10 首", ("聊天", "我的偏好", "发送", "找和这段音频相似的音乐", "喜欢")),
+           "平静、适合开车、不要爵士：10 首", ("聊天", "我的偏好", "发送", "找和这段音频相似的音乐", "喜欢", "说出来", "语音模式")),
 }
 
 
