@@ -182,7 +182,11 @@ def test_real_model_parse_contract(settings, text, expect, real_llm_path):
     if "genre" in expect:
         assert intent.style is not None and intent.style[expect["genre"]] > 0
     if "language" in expect:
-        assert intent.language == expect["language"] and intent.english and intent.english.isascii()
+        # The English paraphrase is often missing on real Chinese requests (80 of the 97 in
+        # bench/data/parse_zh.jsonl: the bank's answers carry none); the user mood then rests on
+        # the Chinese rules, and `english` falls back to the request itself, never empty.
+        assert intent.language == expect["language"] and intent.english
+        assert intent.english.isascii() or intent.english == text
 
 
 # The misses real people's requests exposed (issue 15) that the real model now reads right.
