@@ -188,6 +188,12 @@ class Moodtune:
                 for name in TAGGER_MODELS:  # an uploaded clip's reading (~0.5 s to load both)
                     MusicTagger.load(name)
                 explain.warm_up(self.explainer)
+                from moodtune.speech_weights import WHISPER_MODELS, whisper_status
+                from tools.speech import whisper_model
+
+                for name in WHISPER_MODELS:  # voice input is optional: its models are loaded when set up
+                    if whisper_status(self.settings, name).ready:
+                        whisper_model(name, self.settings)
             finally:
                 self.warmed.set()
 
