@@ -263,7 +263,8 @@ _LOOP_WORDS = re.compile(r"\b(\w+(?:[ ,]+\w+){0,3}?)(?:[ ,]+\1\b){2,}")  # whole
 
 
 def clean_transcript(text: str, language: str) -> str:
-    text = " ".join(text.split())
+    # A token cap can cut a character's bytes in two: the replacement character is not speech.
+    text = " ".join(text.replace("\ufffd", "").split())
     if language == "zh":
         text = _SPACE_BETWEEN_HAN.sub("", text)
     return _LOOP_WORDS.sub(r"\1", _LOOP_HAN.sub(r"\1", text)).strip(" ,，、")
