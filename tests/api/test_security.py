@@ -156,7 +156,7 @@ def test_users_are_kept_apart_across_rest_openai_and_the_ui(secured, demo_agent,
         event, payload = gradio_call(client, base, name, data, ben)
         assert event == "error" and "calm music for ana" not in payload, name
     assert "reviewer's credential" in gradio_call(client, base, "list_sessions", [], ben)[1]
-    assert gradio_call(client, base, "on_reset", [], ben)[0] == "complete"
+    assert gradio_call(client, base, "on_reset", ["en"], ben)[0] == "complete"
     assert demo_agent.profile("ana")["counts"]["up"] == 1, "Ben's reset is Ben's"
 
     # The reviewer sees every conversation; the owner's token may name any user (a chat bot).
@@ -186,9 +186,9 @@ def test_deleting_a_user_over_http_and_from_the_profile_tab(secured, demo_agent,
     assert {s["user_id"] for s in demo_agent.review.sessions()} == {"ben"}
 
     # The Profile tab asks for a tick first, then deletes the signed-in user's data only.
-    event, payload = gradio_call(client, base, "on_delete", [False], ben)
+    event, payload = gradio_call(client, base, "on_delete", [False, "en"], ben)
     assert event == "complete" and "Tick the box" in payload and demo_agent.profiles.rows("ben")
-    event, payload = gradio_call(client, base, "on_delete", [True], ben)
+    event, payload = gradio_call(client, base, "on_delete", [True, "en"], ben)
     assert event == "complete" and "Deleted 1 feedback rows, 1 logged replies" in payload
     assert demo_agent.profiles.count() == 0 and demo_agent.review.sessions() == []
 
