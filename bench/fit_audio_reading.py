@@ -140,31 +140,27 @@ def _mood_rows(items: list[tuple[dict, dict]], axis: str, positive: str) -> tupl
 
 def lopo_auc(
     rows: list, labels: list[int], groups: list[str], *, features: tuple[str, ...], C: float
-) -> tuple[float | None, list[float]]:
+) -> tuple[float | None, float | None]:
     """Leave-one-package-out: each package's tracks scored by a model fitted on the others.
+    Returns (ROC-AUC, accuracy at each fold's own threshold); (None, None) when a fold's
+    training packages hold one class only.
 
-    Scored by the linear part alone: each fold's bias mirrors its training packages' share of
-    positives, so pooling biased scores ranks a positive-heavy held-out package low and the
-    pooled AUC falls below chance for a reason that has nothing to do with the audio."""
+    The AUC is scored by the linear part alone: each fold's bias mirrors its training packages'
+    share of positives, so pooling biased scores ranks a positive-heavy held-out package low and
+    the pooled AUC falls below chance for a reason that has nothing to do with the audio. The
+    accuracy needs the bias (it is the threshold), so it uses each fold's full probability."""
     scores = [0.0] * len(rows)
+    hits = [False] * len(rows)
     for package in sorted(set(groups)):
         train = [i for i, g in enumerate(groups) if g != package]
         test = [i for i, g in enumerate(groups) if g == package]
         if len({labels[i] for i in train}) < 2:
-            return None, []
+            return None, None
         axis = MoodAxis.fit([rows[i] for i in train], [labels[i] for i in train], features=features, C=C)
         for i in test:
             scores[i] = axis.decision(*rows[i])
-    return _auc(labels, scores), scores
-
-
-def _lopo_accuracy(rows: list, labels: list[int], groups: list[str], *, features: tuple[str, ...], C: float) -> float:
-    hits = []
-    for package in sorted(set(groups)):
-        train = [i for i, g in enumerate(groups) if g != package]
-        axis = MoodAxis.fit([rows[i] for i in train], [labels[i] for i in train], features=features, C=C)
-        hits += [(axis.probability(*rows[i]) > 0.5) == bool(labels[i]) for i, g in enumerate(groups) if g == package]
-    return float(np.mean(hits))
+            hits[i] = (axis.probability(*rows[i]) > 0.5) == bool(labels[i])
+    return _auc(labels, scores), float(np.mean(hits))
 
 
 def main(*, save: bool = True, cached_only: bool = False) -> dict[str, Any]:
@@ -213,11 +209,12 @@ def main(*, save: bool = True, cached_only: bool = False) -> dict[str, Any]:
         result: dict[str, Any] = {"tracks": len(labels), "positives": sum(labels), "packages": len(set(groups))}
         result["prior_auc"] = _auc(labels, [prior.decision(*r) for r in mood_rows])
         feature_sets = {"named": (*signs, *MEASURED), "all_tags": (*ALL_TAGS, *MEASURED)}
-        aucs = {
-            (set_name, C): lopo_auc(mood_rows, labels, groups, features=names, C=C)[0]
+        lopo = {
+            (set_name, C): lopo_auc(mood_rows, labels, groups, features=names, C=C)
             for set_name, names in feature_sets.items()
             for C in C_GRID
         }
+        aucs = {key: auc for key, (auc, _) in lopo.items()}
         result["lopo_auc"] = {f"{n} C={C}": (round(a, 4) if a is not None else None) for (n, C), a in aucs.items()}
         valid = {key: a for key, a in aucs.items() if a is not None}
         best = max(valid, key=valid.get) if valid else None
@@ -226,10 +223,7 @@ def main(*, save: bool = True, cached_only: bool = False) -> dict[str, Any]:
             set_name, C = best
             setattr(reader, axis, MoodAxis.fit(mood_rows, labels, features=feature_sets[set_name], C=C))
             result.update(kept="fitted", features=set_name, C=C, lopo_auc_kept=round(valid[best], 4))
-            # Accuracy at the fitted threshold needs the bias: each fold's own model, refitted.
-            result["lopo_accuracy"] = round(
-                _lopo_accuracy(mood_rows, labels, groups, features=feature_sets[set_name], C=C), 4
-            )
+            result["lopo_accuracy"] = round(lopo[best][1], 4)
         else:
             result["kept"] = "prior"
             result["prior_accuracy"] = round(
