@@ -39,6 +39,19 @@ from tools.style import cross_validate, read_gtzan_table
 COLD_START = "import time; t=time.perf_counter(); from tools.audio_features import extract_features; extract_features('{path}'); print(time.perf_counter()-t)"
 
 
+def _timed_ingest(settings: Settings, folder: Path, *, workers: int) -> dict:
+    """Ingest a folder into a fresh home and time it: files/s, seconds, added, failed."""
+    start = time.perf_counter()
+    summary = ingest_folder(settings, folder, workers=workers, progress=False)
+    seconds = time.perf_counter() - start
+    return {
+        "files_per_second": round(summary.added / seconds, 2),
+        "seconds": round(seconds, 1),
+        "added": summary.added,
+        "failed": len(summary.failed),
+    }
+
+
 def main(n_clips: int = 24) -> dict:
     work = Path(tempfile.mkdtemp(prefix="moodtune-ingest-"))
     try:
@@ -67,15 +80,7 @@ def main(n_clips: int = 24) -> dict:
             ingest_folder(settings, clips, workers=workers, progress=False)  # warm-up: worker start, model loads
             shutil.rmtree(settings.chroma_dir)
             settings = Settings.load(home=work / f"home{workers}b").ensure_dirs()
-            start = time.perf_counter()
-            summary = ingest_folder(settings, clips, workers=workers, progress=False)
-            seconds = time.perf_counter() - start
-            figures[f"workers_{workers}"] = {
-                "files_per_second": round(summary.added / seconds, 2),
-                "seconds": round(seconds, 1),
-                "added": summary.added,
-                "failed": len(summary.failed),
-            }
+            figures[f"workers_{workers}"] = _timed_ingest(settings, clips, workers=workers)
         X, y, _ = read_gtzan_table()
         cv = cross_validate(X, y, C=3.0)
         png = confusion_png(cv["confusion"], GENRES, title="GTZAN 30 s, 10-fold CV", name="style_confusion")
@@ -212,14 +217,8 @@ def real_main(limit: int | None = None, *, name: str = "ingest_realaudio") -> di
         }
         for workers in (1, 2):
             settings = Settings.load(home=work / f"home{workers}").ensure_dirs()
-            start = time.perf_counter()
-            summary = ingest_folder(settings, folder, workers=workers, progress=False)
-            seconds = time.perf_counter() - start
             figures[f"workers_{workers}"] = {
-                "files_per_second": round(summary.added / seconds, 2),
-                "seconds": round(seconds, 1),
-                "added": summary.added,
-                "failed": len(summary.failed),
+                **_timed_ingest(settings, folder, workers=workers),
                 "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 "note": "includes starting the worker processes and loading the models in each",
             }
