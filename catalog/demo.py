@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -494,7 +494,7 @@ def build_demo_catalog(
     progress: bool = True,
 ) -> DemoSummary:
     """Render the demo clips (skipping ones already rendered), ingest them, write truth.json."""
-    from catalog.ingest import ingest_folder, track_id_for
+    from catalog.ingest import ingest_folder
 
     start = time.perf_counter()
     directory = settings.demo_dir
@@ -509,12 +509,7 @@ def build_demo_catalog(
     rendered = 0
     for _plan, path in iter_rendered(todo, directory, seconds=seconds, workers=workers):
         rendered += path is not None
-    truth = {}
-    for plan in plans:
-        path = directory / f"{plan.name}.flac"
-        if path.is_file():
-            truth[track_id_for(path)] = {"genre": plan.genre, "mood": plan.mood, "title": plan.title, "file": path.name}
-    (directory / TRUTH_FILE).write_text(json.dumps(truth, indent=1, sort_keys=True))
+    write_demo_truth(directory, plans)
     summary = ingest_folder(
         settings, directory, workers=workers, source=DEMO_SOURCE, licence=DEMO_LICENCE, store=store, progress=progress
     )
@@ -595,3 +590,15 @@ def write_style_training_table(
         writer.writerow(["filename", "label", *GTZAN_COLUMNS])
         writer.writerows(rows)
     return path, len(rows)
+
+
+def write_demo_truth(directory: Path, plans: Sequence[ClipPlan]) -> None:
+    """The truth file beside the rendered clips: each clip's planned genre, mood and title by track id."""
+    from catalog.ingest import track_id_for
+
+    truth = {}
+    for plan in plans:
+        path = directory / f"{plan.name}.flac"
+        if path.is_file():
+            truth[track_id_for(path)] = {"genre": plan.genre, "mood": plan.mood, "title": plan.title, "file": path.name}
+    (directory / TRUTH_FILE).write_text(json.dumps(truth, indent=1, sort_keys=True))

@@ -217,8 +217,7 @@ def install_pack(settings: Settings, *, store, pack: dict, say: Say = print) -> 
 
 def render_demo(settings: Settings, *, workers: int, say: Say = print, seconds: float = 36.0) -> int:
     """Render the demo clips not yet on disk (progress every 25), and write truth.json; returns how many."""
-    from catalog.demo import TRUTH_FILE, iter_rendered, plan_clips
-    from catalog.ingest import track_id_for
+    from catalog.demo import iter_rendered, plan_clips, write_demo_truth
 
     directory = settings.demo_dir
     directory.mkdir(parents=True, exist_ok=True)
@@ -230,12 +229,7 @@ def render_demo(settings: Settings, *, workers: int, say: Say = print, seconds: 
         done += path is not None
         if done % 25 == 0 or done == len(todo):
             say(f"demo: rendered {done}/{len(todo)} clips ({time.perf_counter() - start:.0f}s)")
-    truth = {}
-    for plan in plans:
-        path = directory / f"{plan.name}.flac"
-        if path.is_file():
-            truth[track_id_for(path)] = {"genre": plan.genre, "mood": plan.mood, "title": plan.title, "file": path.name}
-    (directory / TRUTH_FILE).write_text(json.dumps(truth, indent=1, sort_keys=True))
+    write_demo_truth(directory, plans)
     return done
 
 
