@@ -402,7 +402,20 @@ def artist_mentions(text: str, *, excluded: bool = False) -> list[str]:
             name = name.strip()
             if name and name not in _NOT_NAMES and not is_genre(name) and name not in names:
                 names.append(name)
+    if excluded:
+        # Lowercase names count only in the narrow spots the rules name (a dislike lead up to the
+        # clause's end, "those by X don't fit"), and never when they are a mood, genre or activity word.
+        for key in ("artist_excluded_lower", "artist_before_complaint"):
+            for match in pattern(key).finditer(text):
+                name = _groups(match)[0].strip().rstrip(".")
+                if _could_be_a_name(name) and not is_mood_word(name) and name not in names:
+                    names.append(name)
     return names
+
+
+def starts_new_request(text: str) -> bool:
+    """Does the turn start another playlist ("now I'd like to make a playlist for nostalgia")?"""
+    return bool(pattern("new_request").search(text.lower()))
 
 
 _CUE_WORDS = tuple(w for words in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()) for w in words)

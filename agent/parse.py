@@ -55,9 +55,10 @@ SCHEMA: dict[str, Any] = {
 _EMOJI_ONLY = re.compile(r"^[\W_\s]+$", re.UNICODE)
 # How many labelled examples nearest to the request join the fixed ones, and how much of the
 # conversation the parser sees (each retrieved example or earlier turn costs ~30-60 prompt tokens).
-# Two examples read real requests as well as four (CPCD dev 0.875 vs 0.862, Chinese 0.897 both)
-# in two thirds of the time (bench/results/parse.json).
-FEW_SHOT_K = 2
+# One example reads real requests better than two (CPCD dev 0.885 vs 0.875, Chinese 0.928 vs
+# 0.897, same rules) and two as well as four, and each costs ~60 prompt tokens, ~1.2 s here
+# (bench/results/parse.json): the nearest example teaches the answer's shape, more only dilute it.
+FEW_SHOT_K = 1
 HISTORY_TURNS = 2
 EXAMPLE_PREVIOUS_CHARS = 80
 HISTORY_CHARS = 120
@@ -185,6 +186,11 @@ def interpret(
 ) -> Intent:
     """Turn the model's raw answer into an Intent, checked against what the text says."""
     mood_counts, negated_moods = lexicon.mood_mentions(text)
+    # A genre the model listed as an artist ("punk rock", "afro-beat", "electropop") is a genre
+    # when the text writes it in lowercase; "Baby Metal" and "Iggy Pop" stay names.
+    as_genres = [n for n in raw.get("a", []) if lexicon.looks_like_genre(n) and n.lower() in text and n.lower() == n]
+    if as_genres:
+        raw = {**raw, "g": [*raw.get("g", []), *as_genres], "a": [n for n in raw["a"] if n not in as_genres]}
     english = (raw.get("e") or "").strip()
     if language == "en" or not english or lexicon.detect_language(english) != "en":
         english = text if language == "en" else english
@@ -256,7 +262,7 @@ def interpret(
     # these", "too upbeat for me"); a first message is a refinement only when its words say so
     # ("slower", 换点开心的), and only with a previous turn does it move the previous target.
     in_conversation = previous.is_music_request if previous is not None else bool(history)
-    follow_up = in_conversation or lexicon.looks_like_follow_up(text)
+    follow_up = (in_conversation and not lexicon.starts_new_request(text)) or lexicon.looks_like_follow_up(text)
     contexts = lexicon.context_mentions(text)
     # A context the text names wins; the model's own word only fills in when it names none.
     context = contexts[0] if contexts else lexicon.canonical_context(raw.get("c"))

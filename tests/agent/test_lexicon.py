@@ -160,6 +160,12 @@ def test_context_mentions_last_named_first(text, contexts):
         ("I am not really a fan of Harry Styles and Ella Mai, but we can add some Justin Bieber songs.", ["Harry Styles", "Ella Mai"]),
         ("Not crazy about Sweedish House Mafia", ["Sweedish House Mafia"]),
         ("I don't like them. Add 8 ball & mjg", []),
+        ("I'm not really a fan of future, let's remove his songs and add some meek mill", ["future"]),
+        ("I don't like beyone. what about more cardi b?", ["beyone"]),
+        ("those by maroon 5 dont really fit the vibe of the playlist", ["maroon 5"]),
+        ("I don't like sad.", []),
+        ("I don't like slow songs.", []),
+        ("I don't like rap.", []),
     ],
 )
 def test_excluded_artist_mentions(text, names):
@@ -183,6 +189,10 @@ def test_possessive_phrases_are_not_artists(name, expected):
         ("草东", "草东太吵了，告五人可以", True),
         ("告五人", "草东太吵了，告五人可以", False),
         ("华晨宇", "最近在听华晨宇，有点太吵了，推点他安静一点的歌", False),
+        ("Judds", "Cool! Judds, little too twangy for me..", True),
+        ("Evanescence", "All great, but I think Evanescence is more of a hard rock and doesn't fit the playlist", True),
+        ("Adele", "I love Adele too", False),
+        ("Adele", "Adele, too, please", False),
     ],
 )
 def test_artist_negated(name, text, negated):
@@ -310,3 +320,17 @@ def test_long_adversarial_messages_are_read_without_hanging(text):
 )
 def test_activities_are_no_mood_words(text, moods):
     assert lexicon.mood_mentions(text)[0] == moods
+
+
+@pytest.mark.parametrize(
+    ("text", "new"),
+    [
+        ("I want to create a hip hop playlist", True),
+        ("Ok now I'd like to make a playlist for nostalgia", True),
+        ("我想再做一个歌单，这次要安静的", True),
+        ("Can you add 2022 songs? I want a modern playlist", False),
+        ("add more songs to the playlist", False),
+    ],
+)
+def test_starts_new_request(text, new):
+    assert lexicon.starts_new_request(text) is new

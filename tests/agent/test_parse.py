@@ -253,6 +253,8 @@ def test_real_model_follows_a_conversation(settings, real_llm_path):
     # In Chinese only the name's own negation or complaint rejects it (有没有 holds 没).
     ("周杰伦的都听遍了，有没有风格差不多的别的歌手", answer(xa=["周杰伦"]), ["周杰伦"], [], []),
     ("草东太吵了，告五人可以", answer(a=["告五人"]), ["告五人"], ["草东"], []),
+    # A genre the model listed as an artist, in lowercase as the user wrote it, is a genre.
+    ("can we slow it down? im loving the punk rock sound", answer(a=["punk rock"]), [], [], ["rock", "punk rock"]),
 ])
 def test_names_and_genres_the_model_mixes_up(settings, fake_llm, text, model, artists, excluded, terms):
     intent = parse_request(text, llm=fake_llm(model), settings=settings)
@@ -270,3 +272,6 @@ def test_every_later_turn_of_a_conversation_is_a_follow_up(settings, fake_llm):
     greeting = Intent(emotion=EmotionVector.uniform(), text="hello", is_music_request=False)
     fresh = parse_request("80's 90's reggae", previous=greeting, history=[Turn(user="hello")], llm=fake_llm(answer(g=["reggae"])), settings=settings)
     assert not fresh.follow_up
+    # A turn that starts another playlist is a new request, whatever came before it.
+    another = parse_request("Ok now I'd like to make a playlist for nostalgia", previous=previous, history=history, llm=fake_llm(answer(m=["nostalgic"])), settings=settings)
+    assert not another.follow_up
