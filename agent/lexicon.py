@@ -404,8 +404,9 @@ def artist_mentions(text: str, *, excluded: bool = False) -> list[str]:
                 names.append(name)
     if excluded:
         # Lowercase names count only in the narrow spots the rules name (a dislike lead up to the
-        # clause's end, "those by X don't fit"), and never when they are a mood, genre or activity word.
-        for key in ("artist_excluded_lower", "artist_before_complaint"):
+        # clause's end, "those by X don't fit", doubt about being X's fan), and never when they are
+        # a mood, genre or activity word.
+        for key in ("artist_excluded_lower", "artist_before_complaint", "artist_doubted_fan"):
             for match in pattern(key).finditer(text):
                 name = _groups(match)[0].strip().rstrip(".")
                 if _could_be_a_name(name) and not is_mood_word(name) and name not in names:

@@ -166,6 +166,8 @@ def test_context_mentions_last_named_first(text, contexts):
         ("I don't like sad.", []),
         ("I don't like slow songs.", []),
         ("I don't like rap.", []),
+        ("I don't know if I am PSY's biggest fan. Something by GOT7?", ["PSY"]),
+        ("I know I am PSY's biggest fan", []),
     ],
 )
 def test_excluded_artist_mentions(text, names):

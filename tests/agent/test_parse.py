@@ -189,13 +189,16 @@ def test_real_model_parse_contract(settings, text, expect, real_llm_path):
         assert intent.english.isascii() or intent.english == text
 
 
-# The misses real people's requests exposed (issue 15) that the real model now reads right.
-# Still missed (issue 15 stays open): the hoedown (read calm), "funky" (no funk term), PSY not excluded.
+# The misses real people's requests exposed (issue 15), read right by the real model and the rules.
 REAL_MISSES = [
     ("hi, id like some heavy metal to work out to", {"top": {"energetic", "angry"}, "genre": "metal"}),
     ("an urbano and reggaetón playlist", {"term": "reggaeton"}),
     ("a slower song to end the workout", {"no_named_style": True}),
     ("想听点安静但不悲伤的歌", {"top": {"calm"}, "zero": "sad"}),
+    ("Country music to get ready for a hoedown", {"top": {"happy", "energetic"}, "genre": "country"}),
+    ("some funky music to get me groovin", {"term": "funk"}),
+    ("I don't know if I am PSY's biggest fan. Something by GOT7?", {"artists": ["GOT7"], "excluded": ["PSY"]}),
+    ("power ballads", {"term": "power ballad"}),
 ]
 
 
