@@ -46,29 +46,37 @@ from tools.audio_reading import (
 FILE_TAG_WEIGHT = 0.5
 SVM_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
-COMPONENTS_VERSION = "1"
+# The per-track components are what ingestion measures (tools/style.py measure_file): a new audio
+# recipe or tagger measures them again.
+COMPONENTS_VERSION = "2"
+
+
+def components_version() -> str:
+    from catalog.ingest import AUDIO_RECIPE
+    from tools.tagger import ARTEFACT_VERSION as TAGGER_VERSION
+
+    return f"{COMPONENTS_VERSION}-audio{AUDIO_RECIPE}-tagger{TAGGER_VERSION}"
 
 
 def components(row: dict, workdir: Path, *, cached_only: bool = False) -> dict[str, Any] | None:
     """SVM probabilities, audio features, both taggers' tags and the file's genre tag of one track
-    (None with `cached_only` when they were never computed)."""
+    (None with `cached_only` when they were never computed), as ingestion measures them."""
     from catalog.render import read_tags
-    from tools.audio_features import extract_features
-    from tools.style import classify_features
-    from tools.tagger import MusicTagger
+    from tools.style import classify_features, measure_file, split_tags
 
     cached = (
         realaudio.cache_dir()
         / "components"
-        / f"{COMPONENTS_VERSION}-{row['sha256']}{'-mix' if len(row.get('stems') or []) > 1 else ''}.json"
+        / f"{components_version()}-{row['sha256']}{'-mix' if len(row.get('stems') or []) > 1 else ''}.json"
     )
     if cached.is_file():
         return json.loads(cached.read_text())
     if cached_only:
         return None
     path = realaudio.prepared_audio(row, workdir)
-    features = extract_features(path)
+    features, tags, _embedding = measure_file(path)
     svm = classify_features(features).style
+    by_model = split_tags(tags)
     try:
         genre_tag = read_tags(realaudio.audio_path(row)).get("genre", "")
     except Exception:  # a file with no readable tags simply has none
@@ -77,8 +85,8 @@ def components(row: dict, workdir: Path, *, cached_only: bool = False) -> dict[s
         "svm": svm.as_dict(),
         "tempo": features.tempo,
         "loudness_db": features.loudness_db,
-        "msd": MusicTagger.load("msd").tag_file(path).tags,
-        "mtt": MusicTagger.load("mtt").tag_file(path).tags,
+        "msd": by_model["msd"],
+        "mtt": by_model["mtt"],
         "genre_tag": genre_tag,
     }
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -176,10 +184,28 @@ def main(*, save: bool = True, cached_only: bool = False) -> dict[str, Any]:
                 print(f"skipped {row['id']}: {type(exc).__name__}: {exc}")
             if i % 20 == 0:
                 print(f"[{i}/{len(rows)}] components", flush=True)
+    figures, reader = fit(items, tracks_listed=len(rows))
+    if save:
+        reader.save(
+            meta={
+                "fitted": True,
+                "data": "bench/realaudio.py sets (shared + extra real recordings)",
+                "components": components_version(),
+                **{k: figures[k] for k in ("tracks", "genre", "arousal", "valence")},
+            }
+        )
+    write_results("audio_reading_fit", figures)
+    return figures
+
+
+def fit(
+    items: list[tuple[dict, dict]], *, tracks_listed: int, verbose: bool = True
+) -> tuple[dict[str, Any], AudioReader]:
+    """The figures (genre grid, leave-one-package-out mood AUCs) and the fitted reader of (row, components) pairs."""
     genre_items = [(r, c) for r, c in items if r.get("genre_in_gtzan10") and r.get("genre") in GENRES]
     figures: dict[str, Any] = {
         "tracks": len(items),
-        "tracks_listed": len(rows),
+        "tracks_listed": tracks_listed,
         "genre_tracks": len(genre_items),
         "packages": len({r["package"] for r, _ in items}),
     }
@@ -230,7 +256,8 @@ def main(*, save: bool = True, cached_only: bool = False) -> dict[str, Any]:
                 float(np.mean([(prior.probability(*r) > 0.5) == bool(y) for r, y in zip(mood_rows, labels)])), 4
             )
         figures[axis] = result
-        print(axis, json.dumps(result))
+        if verbose:
+            print(axis, json.dumps(result))
     coefficients = {
         axis: dict(zip(getattr(reader, axis).features, getattr(reader, axis).coef)) for axis in ("arousal", "valence")
     }
@@ -238,17 +265,9 @@ def main(*, save: bool = True, cached_only: bool = False) -> dict[str, Any]:
         k: {n: round(c, 3) for n, c in sorted(v.items(), key=lambda kv: -abs(kv[1]))[:12]}
         for k, v in coefficients.items()
     }
-    print(json.dumps(figures["genre"], indent=1))
-    if save:
-        reader.save(
-            meta={
-                "fitted": True,
-                "data": "bench/realaudio.py sets (shared + extra real recordings)",
-                **{k: figures[k] for k in ("tracks", "genre", "arousal", "valence")},
-            }
-        )
-    write_results("audio_reading_fit", figures)
-    return figures
+    if verbose:
+        print(json.dumps(figures["genre"], indent=1))
+    return figures, reader
 
 
 if __name__ == "__main__":

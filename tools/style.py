@@ -142,7 +142,13 @@ class StyleClassifier:
 
 
 def cross_validate(
-    X: np.ndarray, y: np.ndarray, *, folds: int = 10, seed: int = 0, subsets: dict[str, np.ndarray] | None = None, **params
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    folds: int = 10,
+    seed: int = 0,
+    subsets: dict[str, np.ndarray] | None = None,
+    **params,
 ) -> dict:
     """Stratified k-fold accuracy and macro-F1 of the genre we report (argmax of the probabilities).
 
@@ -327,13 +333,14 @@ def read_analysis(
     )
 
 
-def analyse_file(path: str | Path, *, genre_tag: str | None = None) -> StyleResult:
-    """Features, SVM, both taggers and the fused reading of an audio file, decoding it once.
+def measure_file(path: str | Path) -> tuple[AudioFeatures, dict[str, float], np.ndarray]:
+    """(GTZAN features, both taggers' tags rounded as stored, the MSD model's embedding) of an audio file, decoding it once.
 
     One decode (tools/audio_features.py decode_spans) gives the middle 30 s at 22,050 Hz for the
-    GTZAN features and the tagger's excerpts at 16 kHz (4 x 9 s at 20/40/60/80 %, as
-    MusicTagger.tag_file reads them); both taggers share one log-mel. `genre_tag` None reads the
-    file's own tag. AudioReadError if the file is unreadable.
+    GTZAN features and the tagger's excerpts at 16 kHz (DEFAULT_WINDOWS x WINDOW_SECONDS at
+    20/40/60/80 %, as MusicTagger.tag_file reads them); both taggers share one log-mel. What
+    ingestion measures, and what bench/fit_audio_reading.py fits the reading on. AudioReadError
+    if the file is unreadable.
     """
     from tools.audio_features import check_sound, decode_spans, excerpt_span, features_of_signal
     from tools.tagger import DEFAULT_WINDOWS, WINDOW_SECONDS, MusicTagger, plan_windows, tag_excerpts
@@ -354,11 +361,20 @@ def analyse_file(path: str | Path, *, genre_tag: str | None = None) -> StyleResu
         duration=duration,
     )
     tags = {f"{out.model}:{tag}": round(p, TAG_DECIMALS) for out in outputs for tag, p in out.tags.items()}
+    return features, tags, outputs[0].embedding
+
+
+def analyse_file(path: str | Path, *, genre_tag: str | None = None) -> StyleResult:
+    """Features, SVM, both taggers and the fused reading of an audio file, decoding it once (`measure_file`).
+
+    `genre_tag` None reads the file's own tag. AudioReadError if the file is unreadable.
+    """
+    features, tags, embedding = measure_file(path)
     if genre_tag is None:
         from catalog.render import read_tags
 
-        genre_tag = read_tags(path).get("genre", "")
-    return read_analysis(features, tags, genre_tag=genre_tag, embedding=outputs[0].embedding)
+        genre_tag = read_tags(Path(path)).get("genre", "")
+    return read_analysis(features, tags, genre_tag=genre_tag, embedding=embedding)
 
 
 def classify_style(audio_path: str | Path, *, genre_tag: str | None = None) -> StyleResult:
