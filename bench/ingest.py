@@ -39,14 +39,32 @@ from tools.style import cross_validate, read_gtzan_table
 COLD_START = "import time; t=time.perf_counter(); from tools.audio_features import extract_features; extract_features('{path}'); print(time.perf_counter()-t)"
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process, and of its children that have ended (the pool's workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def _timed_ingest(settings: Settings, folder: Path, *, workers: int) -> dict:
-    """Ingest a folder into a fresh home and time it: files/s, seconds, added, failed."""
-    start = time.perf_counter()
+    """Ingest a folder into a fresh home and time it: files/s, seconds, CPU seconds per file, added, failed.
+
+    The CPU seconds (start-up and model loads included) say what a file costs whatever else shares
+    the cores; files/s is wall time and suffers from a loaded machine. With workers, "main" is this
+    process's share (text models, Chroma writes, the JIT warm-up) and "workers" the pool's.
+    """
+    start, (main_cpu, workers_cpu) = time.perf_counter(), _cpu_seconds()
     summary = ingest_folder(settings, folder, workers=workers, progress=False)
     seconds = time.perf_counter() - start
+    main_after, workers_after = _cpu_seconds()
+    files = max(1, summary.added)
     return {
         "files_per_second": round(summary.added / seconds, 2),
         "seconds": round(seconds, 1),
+        "cpu_seconds_per_file": round((main_after - main_cpu + workers_after - workers_cpu) / files, 3),
+        "cpu_seconds_per_file_main": round((main_after - main_cpu) / files, 3),
+        "cpu_seconds_per_file_workers": round((workers_after - workers_cpu) / files, 3),
         "added": summary.added,
         "failed": len(summary.failed),
     }
@@ -170,7 +188,9 @@ def profile_one_file(path: Path, *, repeats: int = 2) -> dict:
             windows[:] = plan_windows(d, windows=DEFAULT_WINDOWS, window_seconds=WINDOW_SECONDS)
             return [af.excerpt_span(d), *((o, s, TAGGER_RATE) for o, s in windows)]
 
-        (_, signals), now["decode once (30 s + 4 x 9 s)"] = _cpu(lambda: af.decode_spans(path, plan))
+        (_, signals), now[f"decode once (30 s + {DEFAULT_WINDOWS} x {WINDOW_SECONDS:g} s)"] = _cpu(
+            lambda: af.decode_spans(path, plan)
+        )
         excerpt = signals[0]
         stft = librosa.stft(excerpt)
         _, whole = _cpu(lambda: af.features_of_signal(excerpt, duration=duration))
@@ -214,6 +234,7 @@ def real_main(limit: int | None = None, *, name: str = "ingest_realaudio") -> di
             "source": "shared/eval/realaudio_dev/manifest.jsonl (Debian game-music packages)",
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
             "profile_one_file": profile_one_file(paths[min(5, len(paths) - 1)]),
+            "tagger_one_thread": _tagger_speed(),
         }
         for workers in (1, 2):
             settings = Settings.load(home=work / f"home{workers}").ensure_dirs()
@@ -226,6 +247,15 @@ def real_main(limit: int | None = None, *, name: str = "ingest_realaudio") -> di
         return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _tagger_speed() -> dict:
+    """Each tagger's CPU seconds per 3 s patch and per 30 s window (log-mel + network), one thread (tools/tagger.py bench)."""
+    from tools.style import TAGGER_MODELS
+    from tools.tagger import MusicTagger
+    from tools.tagger import bench as tagger_bench
+
+    return {name: tagger_bench(MusicTagger.load(name), threads=1) for name in TAGGER_MODELS}
 
 
 def _duration(path: Path) -> float:
