@@ -32,7 +32,7 @@ from typing import Any
 
 import soundfile
 
-from bench.common import write_results
+from bench.common import RESULTS_DIR, write_results
 from moodtune.config import Settings
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -49,35 +49,63 @@ def edit_distance(a: list[str], b: list[str]) -> int:
     return row[-1]
 
 
-_CONTRACTIONS = {"i'm": "i am", "don't": "do not", "it's": "it is", "can't": "can not", "i'd": "i would",
-                 "that's": "that is", "let's": "let us", "i've": "i have", "you're": "you are", "won't": "will not"}
+# Decades are said "nineties" and written 90's or 90s; Whisper's normaliser reads "90's" as "90 is".
+_DECADE = re.compile(r"\b(\d0)['’]s\b")
 
 
 def words(text: str) -> list[str]:
-    """English words for WER: lower case, no punctuation, common contractions spelt out, & as and."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("&", " and ").replace("’", "'")
-    out = []
-    for word in re.sub(r"[^a-z0-9' ]+", " ", text).split():
-        out.extend(_CONTRACTIONS.get(word, word.strip("'")).split())
-    return [w for w in out if w]
+    """English words for WER, normalised as in Whisper's evaluations (OpenAI's English normaliser, kept
+    in transformers): lower case, no punctuation, contractions spelt out, spoken numbers as digits
+    ("twenty twenty two" = 2022, "nineties" = 90s), British spellings as American."""
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    global _NORMALISE
+    if _NORMALISE is None:
+        _NORMALISE = EnglishTextNormalizer({})
+    return _NORMALISE(_DECADE.sub(r"\1s", unicodedata.normalize("NFKC", text))).split()
+
+
+_NORMALISE = None
+_HAN = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 
 def chars(text: str) -> list[str]:
-    """Characters for CER: Han characters, letters and digits (lower case); punctuation and spaces dropped."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return [c for c in text if c.isalnum()]
+    """Tokens for CER: each Han character in simplified form (a traditional character is the same
+    word), and each run of Latin letters or digits as one token (a name such as "Coldplay" is one
+    unit, not eight characters); punctuation and spaces dropped."""
+    import opencc
+
+    global _T2S
+    if _T2S is None:
+        _T2S = opencc.OpenCC("t2s")
+    return _HAN.findall(_T2S.convert(unicodedata.normalize("NFKC", text)).lower())
 
 
-def test_set(n: int, seed: int = 19) -> list[dict[str, str]]:
-    """n English and n Chinese requests: single lines of 3-25 words (en) or 4-30 characters (zh)."""
+_T2S = None
+
+
+def _length(text: str, unit: str) -> int:
+    """A line's length for choosing the set, counted as when the set was first drawn (so the judged
+    set stays the one earlier runs were scored on): words with "i'm" as two, or letters and digits."""
+    return len(re.findall(unit, unicodedata.normalize("NFKC", text).lower().replace("'", " ")))
+
+
+def test_set(n: int, seed: int = 19, *, offset: int = 0) -> list[dict[str, str]]:
+    """n English and n Chinese requests: single lines of 3-25 words (en) or 4-30 characters (zh).
+
+    `offset` skips that many of each language in the same shuffle: the judged set is offset 0,
+    the dev slice settings are tuned on starts after it (offset n), so the two never share a line.
+    """
     en = [json.loads(line)["text"] for line in (DATA / "cpcd_dev.jsonl").read_text().splitlines() if line.strip()]
     zh = [json.loads(line)["text"] for line in (DATA / "parse_zh.jsonl").read_text().splitlines() if line.strip()]
-    en = sorted({t.strip() for t in en if 3 <= len(words(t)) <= 25})
-    zh = sorted({t.strip() for t in zh if 4 <= len(chars(t)) <= 30})
+    en = sorted({t.strip() for t in en if 3 <= _length(t, r"[a-z0-9]+") <= 25})
+    zh = sorted({t.strip() for t in zh if 4 <= _length(t, r"[^\W_]") <= 30})
     rng = random.Random(seed)
     rng.shuffle(en)
     rng.shuffle(zh)
-    return [{"language": "en", "text": t} for t in en[:n]] + [{"language": "zh", "text": t} for t in zh[:n]]
+    return [{"language": "en", "text": t} for t in en[offset : offset + n]] + [
+        {"language": "zh", "text": t} for t in zh[offset : offset + n]
+    ]
 
 
 def render(text: str, language: str, speed: int, path: Path) -> Path:
@@ -96,10 +124,12 @@ def run_config(items: list[dict], settings: Settings, **options: Any) -> dict[st
     from tools.speech import transcribe
 
     rows = []
+    language_given = options.pop("language_given", False)  # as when the UI's language is known
     for item in items:
         start = time.perf_counter()
         try:
-            result = transcribe(item["path"], settings=settings, **options)
+            given = {"language": item["language"]} if language_given else {}
+            result = transcribe(item["path"], settings=settings, **options, **given)
             text, language, model = result.text, result.language, result.model
         except Exception as exc:  # a failure counts as every word missed
             text, language, model = "", f"error: {exc}", ""
@@ -156,6 +186,7 @@ def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> d
 
     import numpy as np
 
+    import agent.session as session_module
     from agent.session import Moodtune
     from bench.search_scale import synthetic_tracks
     from catalog.store import CatalogStore
@@ -172,44 +203,114 @@ def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> d
         store.upsert(tracks, text_embeddings=text)
     agent = Moodtune(settings, store=store)
     agent.warm_up()
+    # How much of the turn is the LLM's parse: the session's parse_request, timed in place.
+    parse_seconds: list[float] = []
+    untimed = session_module.parse_request
+
+    def timed_parse(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return untimed(*args, **kwargs)
+        finally:
+            parse_seconds.append(time.perf_counter() - began)
+
+    session_module.parse_request = timed_parse
     rows = []
-    for item in items[:turns]:
-        start = time.perf_counter()
-        transcript = transcribe(item["path"], settings=settings)
-        heard = time.perf_counter()
-        reply = None
-        for event in agent.stream(transcript.text, user_id="bench-voice", explain_top=0, k=5):
-            if event.kind == "reply":
-                reply = event.reply
-                break
-        listed = time.perf_counter()
-        text, _ = speak_reply(reply, settings=settings)
-        spoken = time.perf_counter()
-        rows.append({"language": item["language"], "catalog_tracks": store.count(), "text": transcript.text, "spoken": text[:200],
-                     "transcript_s": heard - start, "list_s": listed - start, "first_word_s": spoken - start,
-                     "speech_render_s": spoken - listed})
+    try:
+        for item in items[:turns]:
+            start = time.perf_counter()
+            transcript = transcribe(item["path"], settings=settings)
+            heard = time.perf_counter()
+            reply = None
+            # The spoken reply is the list's first line and its top tracks' reasons from their facts:
+            # it is ready when the list is, before any LLM wording (explain_top=0, as /api/v1/voice).
+            for event in agent.stream(transcript.text, user_id="bench-voice", explain_top=0, k=5):
+                if event.kind == "reply":
+                    reply = event.reply
+                    break
+            listed = time.perf_counter()
+            text, _ = speak_reply(reply, settings=settings)
+            spoken = time.perf_counter()
+            rows.append({"language": item["language"], "catalog_tracks": store.count(), "text": transcript.text,
+                         "spoken": text[:200], "transcript_s": heard - start, "parse_s": parse_seconds[-1],
+                         "turn_without_parse_s": listed - heard - parse_seconds[-1], "list_s": listed - start,
+                         "first_word_s": spoken - start, "speech_render_s": spoken - listed})
+    finally:
+        session_module.parse_request = untimed
+
+    def median(key: str) -> float:
+        return round(statistics.median(r[key] for r in rows), 3)
+
     figures = {
         "turns": len(rows),
-        "first_spoken_word_s_median": round(statistics.median(r["first_word_s"] for r in rows), 3),
+        "first_spoken_word_s_median": median("first_word_s"),
         "first_spoken_word_s_max": round(max(r["first_word_s"] for r in rows), 3),
-        "list_s_median": round(statistics.median(r["list_s"] for r in rows), 3),
-        "speech_render_s_median": round(statistics.median(r["speech_render_s"] for r in rows), 3),
+        "transcript_s_median": median("transcript_s"),
+        "parse_s_median": median("parse_s"),
+        "turn_without_parse_s_median": median("turn_without_parse_s"),
+        "list_s_median": median("list_s"),
+        "speech_render_s_median": median("speech_render_s"),
+        "parse_share_of_first_word": round(sum(r["parse_s"] for r in rows) / sum(r["first_word_s"] for r in rows), 3),
     }
     return {"figures": figures, "rows": rows}
 
 
-def main(settings: Settings | None = None, *, n: int = 40, compare: bool = False, turns: int = 10) -> dict[str, Any]:
+# What the dev slice compares (bench/results/voice_dev.json): each a change from the chosen settings.
+DEV_CONFIGS: dict[str, dict[str, Any]] = {
+    "chosen": {},
+    "window_30s": {"pad_s": None},
+    "window_pad_1s": {"pad_s": 1.0},
+    "window_pad_2s": {"pad_s": 2.0},
+    "window_pad_4s": {"pad_s": 4.0},
+    "window_pad_8s": {"pad_s": 8.0},
+    "beam_5": {"beam_size": 5},
+    "no_prompt": {"prompt": False},
+    "language_given": {"language_given": True},
+}
+
+
+def rendered(requests: list[dict[str, str]], folder: Path) -> list[dict[str, Any]]:
+    """Each request spoken at both of its language's speeds, as WAVs in `folder`."""
+    items = []
+    for i, item in enumerate(requests):
+        for speed in SPEEDS[item["language"]]:
+            path = render(item["text"], item["language"], speed, folder / f"{i}_{speed}.wav")
+            items.append({**item, "speed": speed, "path": str(path), "duration_s": soundfile.info(str(path)).duration})
+    return items
+
+
+def _warm(items: list[dict], settings: Settings) -> None:
+    from tools.speech import transcribe
+
+    transcribe(items[0]["path"], settings=settings)  # load the models: startup is not a request's latency
+    transcribe(items[-1]["path"], settings=settings)
+
+
+def dev(settings: Settings | None = None, *, n: int = 20, configs: list[str] | None = None) -> dict[str, Any]:
+    """The settings compared on the dev slice (never the judged set): bench/results/voice_dev.json."""
     settings = settings or Settings.load()
     with tempfile.TemporaryDirectory() as tmp:
-        items = []
-        for i, item in enumerate(test_set(n)):
-            for speed in SPEEDS[item["language"]]:
-                path = render(item["text"], item["language"], speed, Path(tmp) / f"{i}_{speed}.wav")
-                items.append({**item, "speed": speed, "path": str(path), "duration_s": soundfile.info(str(path)).duration})
-        from tools.speech import transcribe
+        items = rendered(test_set(n, offset=n), Path(tmp))
+        _warm(items, settings)
+        figures: dict[str, Any] = {"dev_slice": {"requests_en": n, "requests_zh": n, "offset": n},
+                                   "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+        for name in configs or list(DEV_CONFIGS):
+            figures[name] = run_config(items, settings, **dict(DEV_CONFIGS[name]))["figures"]
+            figures[name]["load_average"] = [round(x, 2) for x in os.getloadavg()]
+            print(name, json.dumps(figures[name]), flush=True)
+    earlier = RESULTS_DIR / "voice_dev.json"
+    if configs and earlier.is_file():  # some configs again: the others' figures stay, with their loads
+        kept = json.loads(earlier.read_text())["figures"]
+        figures = {**{k: v for k, v in kept.items() if k not in figures}, **figures}
+    write_results("voice_dev", figures)
+    return figures
 
-        transcribe(items[0]["path"], settings=settings)  # load the models: startup is not a request's latency
-        transcribe(items[-1]["path"], settings=settings)
+
+def main(settings: Settings | None = None, *, n: int = 20, compare: bool = False, turns: int = 10) -> dict[str, Any]:
+    settings = settings or Settings.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        items = rendered(test_set(n), Path(tmp))
+        _warm(items, settings)
         load = os.getloadavg()
         chosen = run_config(items, settings)
         figures: dict[str, Any] = {
@@ -223,8 +324,8 @@ def main(settings: Settings | None = None, *, n: int = 40, compare: bool = False
         figures["real_recordings"] = real_recordings(settings)
         if compare:
             figures["compare"] = {
-                "no_prompt": run_config(items, settings, prompt=False)["figures"],
-                "beam_5": run_config(items, settings, beam_size=5)["figures"],
+                "window_30s": run_config(items, settings, pad_s=None)["figures"],
+                "language_given": run_config(items, settings, language_given=True)["figures"],
                 "english_with_base": run_config([i for i in items if i["language"] == "en"], settings,
                                                 model_name="base")["figures"],
             }
@@ -245,8 +346,12 @@ def main(settings: Settings | None = None, *, n: int = 40, compare: bool = False
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=40, help="requests per language")
+    parser.add_argument("--n", type=int, default=20, help="requests per language (the dev slice: as many, after them)")
     parser.add_argument("--compare", action="store_true", help="also run the ablations")
     parser.add_argument("--turns", type=int, default=10, help="whole voice turns timed (needs the LLM and a catalog); 0: none")
+    parser.add_argument("--dev", nargs="*", metavar="CONFIG", help=f"compare settings on the dev slice instead: {', '.join(DEV_CONFIGS)} (none named: all)")
     args = parser.parse_args()
-    main(n=args.n, compare=args.compare, turns=args.turns)
+    if args.dev is not None:
+        dev(n=args.n, configs=args.dev or None)
+    else:
+        main(n=args.n, compare=args.compare, turns=args.turns)

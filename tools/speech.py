@@ -191,17 +191,73 @@ def whisper_model(name: str, settings: Settings):
 # no third language, so a tonal request that is not plainly English is read as Chinese.
 ENGLISH_OVER_CHINESE = 19.0  # i.e. Chinese from 5 % of the two on
 
+# Whisper's encoder is trained on 30 s windows, and faster-whisper pads every request to one:
+# for a 5 s request that is 6x the encoder's work (1.7 s of base's 2 on a loaded core pair),
+# and telling the language was a second such pass of base. CTranslate2 takes a shorter window:
+# base encodes the speech once, padded by 8 s, and that one output tells the language and, for
+# Chinese, is decoded. Whisper needs the padding: on the dev slice (bench/results/voice_dev.json)
+# English WER was 0.21 with the 30 s window and padded by 8 s, 0.26 by 4 s, 0.31-0.33 by 1-2 s
+# (it drops or repeats the last words); Chinese CER 0.84 / 0.90 / 0.85 / 0.89-0.91. English keeps
+# tiny.en's 30 s window: tiny's encoder is cheap, and the short one misheard words the long one
+# did not ("calm" as "come"). None: the 30 s window.
+WINDOW_PAD_S: dict[str, float | None] = {"en": None, "zh": 8.0}
+DETECT_PAD_S = 8.0
+FRAMES_PER_SECOND = 100  # Whisper's mel frames
+FULL_WINDOW_S = 30.0
+WINDOW_SPEECH_S = 20.0
 
-def detect_language(samples: np.ndarray, settings: Settings) -> tuple[str, float]:
-    """English or Chinese, and the share of the chosen one between the two (Whisper's other 97 dropped)."""
-    _, _, probabilities = whisper_model(DETECTOR, settings).detect_language(audio=samples)
-    found = dict(probabilities)
+
+def _encode(model, samples: np.ndarray, pad_s: float | None):
+    """The encoder's output for one window: the speech padded by `pad_s` (None: to Whisper's 30 s window).
+
+    The padding is zeros in the mel features, as faster-whisper pads its 30 s window.
+    """
+    from faster_whisper.audio import pad_or_trim
+
+    features = model.feature_extractor(samples)[..., :-1]  # its last frame is the STFT's edge
+    full = int(FULL_WINDOW_S * FRAMES_PER_SECOND)
+    frames = full if pad_s is None else min(full, features.shape[-1] + int(pad_s * FRAMES_PER_SECOND))
+    return model.encode(pad_or_trim(features, frames + frames % 2))  # the encoder's strided convolution halves it
+
+
+def _language_of(model, encoder_output) -> tuple[str, float]:
+    """English or Chinese from an encoder output, and the chosen one's share of the two (Whisper's other 97 dropped)."""
+    found = {token[2:-2]: p for token, p in model.model.detect_language(encoder_output)[0]}
     en, zh = found.get("en", 0.0), found.get("zh", 0.0)
     if en + zh <= 0:
         return "en", 0.5
     if en > ENGLISH_OVER_CHINESE * zh:
         return "en", en / (en + zh)
     return "zh", zh / (en + zh)
+
+
+def detect_language(samples: np.ndarray, settings: Settings, *, pad_s: float | None = DETECT_PAD_S) -> tuple[str, float]:
+    """English or Chinese, and the share of the chosen one between the two."""
+    model = whisper_model(DETECTOR, settings)
+    return _language_of(model, _encode(model, samples, pad_s))
+
+
+def _decode_text(model, encoder_output, *, language: str, prompt: str | None, beam_size: int, max_new_tokens: int) -> str:
+    """Greedy (or beam) decoding of one window without timestamps, after the music-word prompt.
+
+    What faster-whisper's transcribe() does for one window at temperature 0, without its
+    second encoder pass.
+    """
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+    previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+    tokens = model.get_prompt(tokenizer, previous, without_timestamps=True)
+    result = model.model.generate(
+        encoder_output,
+        [tokens],
+        beam_size=beam_size,
+        max_length=min(model.max_length, len(tokens) + max_new_tokens),
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+    )[0]
+    return tokenizer.decode([t for t in result.sequences_ids[0] if t < tokenizer.eot])
 
 
 def transcribe(
@@ -212,11 +268,13 @@ def transcribe(
     beam_size: int = 1,
     prompt: bool = True,
     model_name: str | None = None,
+    pad_s: float | str | None = "chosen",
 ) -> Transcript:
     """What was said, in English or Chinese (`language` None: told from the audio).
 
-    `beam_size`, `prompt` (the music-word prompt) and `model_name` (instead of MODEL_FOR) are
-    for the benchmark's comparisons; the defaults are what it chose.
+    `beam_size`, `prompt` (the music-word prompt), `model_name` (instead of MODEL_FOR) and `pad_s`
+    (one padding for every model, None: the whole 30 s window; "chosen": DETECT_PAD_S and
+    WINDOW_PAD_S) are for the benchmark's comparisons; the defaults are what it chose.
     """
     settings = settings or Settings.load()
     if language is not None and language not in LANGUAGES:
@@ -224,24 +282,35 @@ def transcribe(
     start = time.perf_counter()
     samples = decode(audio, max_seconds=settings.voice_max_seconds)
     speech = speech_only(samples)
+    # A request is one window; a longer one (up to voice_max_seconds) is cut into windows of
+    # WINDOW_SPEECH_S, so each has silence after it: a window of speech to its edge lost its first words.
+    step = int(WINDOW_SPEECH_S * SAMPLE_RATE)
+    windows = [speech[i : i + step] for i in range(0, speech.size, step)]
+    detect_padding = DETECT_PAD_S if pad_s == "chosen" else pad_s
     with _transcribe_lock:
-        probability = 1.0
+        probability, detected = 1.0, None
         if language is None:
-            language, probability = detect_language(speech, settings)
+            detector = whisper_model(DETECTOR, settings)
+            detected = _encode(detector, windows[0], detect_padding)
+            language, probability = _language_of(detector, detected)
         name = model_name or MODEL_FOR[language]
         model = whisper_model(name, settings)
-        segments, _ = model.transcribe(
-            speech,
-            language=language,
-            beam_size=beam_size,
-            temperature=0.0,  # no re-decoding at higher temperatures: each retry costs a full pass
-            initial_prompt=PROMPTS[language] if prompt else None,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,  # done above, once
-            max_new_tokens=int(TOKENS_PER_SECOND * speech.size / SAMPLE_RATE) + TOKENS_EXTRA,
-        )
-        text = clean_transcript("".join(segment.text for segment in segments), language)
+        padding = WINDOW_PAD_S[language] if pad_s == "chosen" else pad_s
+        parts = []
+        for i, window in enumerate(windows):
+            # The detector's encoder output is the transcriber's too when they are the same model and window.
+            reuse = i == 0 and detected is not None and name == DETECTOR and padding == detect_padding
+            parts.append(
+                _decode_text(
+                    model,
+                    detected if reuse else _encode(model, window, padding),
+                    language=language,
+                    prompt=PROMPTS[language] if prompt else None,
+                    beam_size=beam_size,
+                    max_new_tokens=int(TOKENS_PER_SECOND * window.size / SAMPLE_RATE) + TOKENS_EXTRA,
+                )
+            )
+        text = clean_transcript(" ".join(parts), language)
     if not text:
         raise NoSpeechError("no words could be made out in the recording", hint="speak the request again, clearly")
     return Transcript(
@@ -262,11 +331,29 @@ _LOOP_HAN = re.compile(r"([\u4e00-\u9fff]{1,6}?)(?:[\s,，、。]*\1){2,}")
 _LOOP_WORDS = re.compile(r"\b(\w+(?:[ ,]+\w+){0,3}?)(?:[ ,]+\1\b){2,}")  # whole words only: "2000" stays
 
 
+_t2s: list = []
+
+
+def _simplified(text: str) -> str:
+    """Traditional characters as simplified (OpenCC's t2s table)."""
+    if not _t2s:
+        try:
+            import opencc
+        except ImportError as exc:
+            raise ModelMissingError(
+                "Chinese speech input needs opencc", hint="pip install -e '.[voice]'"
+            ) from exc
+        _t2s.append(opencc.OpenCC("t2s"))
+    return _t2s[0].convert(text)
+
+
 def clean_transcript(text: str, language: str) -> str:
     # A token cap can cut a character's bytes in two: the replacement character is not speech.
     text = " ".join(text.replace("\ufffd", "").split())
     if language == "zh":
-        text = _SPACE_BETWEEN_HAN.sub("", text)
+        # The prompt keeps Whisper mostly in simplified characters, not always ("歌詞", "彈" in
+        # 3 of 40 Chinese transcripts): the parser's rules and lexicon are simplified.
+        text = _SPACE_BETWEEN_HAN.sub("", _simplified(text))
     return _LOOP_WORDS.sub(r"\1", _LOOP_HAN.sub(r"\1", text)).strip(" ,，、")
 
 
