@@ -153,11 +153,15 @@ def profile_html(profile: dict, language: str = "en") -> str:
     )
 
 
-def review_html(reply: Reply) -> str:
+def review_html(reply: Reply, language: str = "en") -> str:
+    """A logged reply for a reviewer, in the page's language: every score part, the template, the LLM's line."""
+    words = ui_words(language)
+    colon = "：" if language == "zh" else ": "
     rows = []
     for rec in reply.recommendations:
         parts = "".join(
-            f"<span>{n.replace('_', ' ')}</span>{_bar(min(1.0, abs(v)), '#d0874a' if n == 'repetition' else '#4a7bd0')}<span>{v:.3f}</span>"
+            f"<span>{html.escape(_label(n, language))}</span>"
+            f"{_bar(min(1.0, abs(v)), '#d0874a' if n == 'repetition' else '#4a7bd0')}<span>{v:.3f}</span>"
             for n, v in rec.scored.parts.items()
         )
         facts = rec.explanation.facts
@@ -165,23 +169,42 @@ def review_html(reply: Reply) -> str:
         if facts.get("llm_rejected_text"):
             reasons = "; ".join(facts.get("llm_rejected_reasons", []))
             rejected = (
-                f'<div class="mt-expl"><b>LLM (rejected):</b> {html.escape(facts["llm_rejected_text"])}'
-                f"<br><b>Why:</b> {html.escape(reasons)}</div>"
+                f'<div class="mt-expl"><b>{words["review_rejected"]}{colon}</b>{html.escape(facts["llm_rejected_text"])}'
+                f"<br><b>{words['review_why']}{colon}</b>{html.escape(reasons)}</div>"
             )
         rows.append(
-            f'<div class="mt-card"><h4>{rec.rank}. {html.escape(rec.track.title)} — total {rec.scored.total:.3f}</h4>'
-            f'<div class="mt-bars">{parts}</div><div class="mt-expl"><b>Template:</b> {html.escape(rec.explanation.template)}</div>'
-            f'<div class="mt-expl"><b>LLM:</b> {html.escape(rec.explanation.llm or "(not used)")}</div>{rejected}'
-            f"{vector_bars(rec.track.emotion.as_dict(), reply.intent.emotion.as_dict())}</div>"
+            f'<div class="mt-card"><h4>{rec.rank}. {html.escape(rec.track.title)} — {words["review_total"]} {rec.scored.total:.3f}</h4>'
+            f'<div class="mt-bars">{parts}</div>'
+            f'<div class="mt-expl"><b>{words["review_template"]}{colon}</b>{html.escape(rec.explanation.template)}</div>'
+            f'<div class="mt-expl"><b>{words["review_llm"]}{colon}</b>{html.escape(rec.explanation.llm or words["review_not_used"])}</div>'
+            f"{rejected}{vector_bars(rec.track.emotion.as_dict(), reply.intent.emotion.as_dict(), language=language)}</div>"
         )
     intent = reply.intent
+    exclusions = [_label(g, language) for g in intent.exclude_genres] + list(intent.exclude_artists)
+    reading = words["review_reading"].format(
+        mood=_label(intent.emotion.top, language),
+        valence=intent.valence,
+        arousal=intent.arousal,
+        strategy=words["review_strategies"].get(intent.strategy, intent.strategy),
+        exclusions=load_prompt("ui")["reading"]["zh" if language == "zh" else "en"]["joiner"].join(exclusions)
+        or words["review_none"],
+    )
     head = (
-        f"<p><b>Request:</b> {html.escape(reply.request)}<br><b>Understood:</b> top mood {intent.emotion.top}, "
-        f"valence {intent.valence:.2f}, arousal {intent.arousal:.2f}, strategy {intent.strategy}, exclusions "
-        f"{html.escape(', '.join(intent.exclude_genres + intent.exclude_artists) or 'none')}<br>"
-        f"<b>Versions:</b> {html.escape(str(dict(reply.versions)))} · {len(reply.candidates)} candidates scored</p>"
+        f"<p><b>{words['review_request']}{colon}</b>{html.escape(reply.request)}<br>"
+        f"<b>{words['review_understood']}{colon}</b>{html.escape(reading)}<br>"
+        f"<b>{words['review_versions']}{colon}</b>{html.escape(str(dict(reply.versions)))} · "
+        f"{words['review_candidates'].format(count=len(reply.candidates))}</p>"
     )
     return head + "".join(rows)
+
+
+def verdict_choices(language: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The two verdict radios' choices, shown in the page's language; their values stay the same."""
+    words = ui_words(language)
+    return (
+        [(words["review_faithful"], "faithful"), (words["review_unfaithful"], "unfaithful")],
+        [(words["review_fits"], "fits"), (words["review_not_fit"], "does not fit")],
+    )
 
 
 def who(request: gr.Request | None) -> Identity:
@@ -190,9 +213,6 @@ def who(request: gr.Request | None) -> Identity:
         return identity_of(request)
     except MoodtuneError as exc:
         raise gr.Error(str(exc)) from exc
-
-
-NOT_A_REVIEWER = "The review log needs a reviewer's credential (sign in with MOODTUNE_REVIEWER_TOKEN)."
 
 
 def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
@@ -240,21 +260,23 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 confirm_delete = gr.Checkbox(label=en["confirm_delete"], value=False, elem_id="mt-confirm-delete")
                 delete = gr.Button(en["delete"], variant="stop", elem_id="mt-delete")
             delete_status = gr.Markdown()
-        with gr.Tab(en["tab_review"], visible=False) as review_tab:
-            sessions = gr.Dropdown(label="Session", choices=[])
-            replies = gr.Dropdown(label="Reply", choices=[])
-            review_view = gr.HTML()
+        with gr.Tab(en["tab_review"], visible=False, elem_id="mt-tab-review") as review_tab:
+            sessions = gr.Dropdown(label=en["review_session"], choices=[], elem_id="mt-review-session")
+            replies = gr.Dropdown(label=en["review_reply"], choices=[], elem_id="mt-review-reply")
+            review_view = gr.HTML(elem_id="mt-review")
             with gr.Row():
-                verdict_track = gr.Dropdown(label="Track (optional)", choices=[])
-                faithful = gr.Radio(["faithful", "unfaithful"], label="Explanation")
-                fits = gr.Radio(["fits", "does not fit"], label="Recommendation")
-            note = gr.Textbox(label="Note")
-            save_verdict = gr.Button("Record verdict")
-            verdict_status = gr.Markdown()
+                verdict_track = gr.Dropdown(label=en["review_track"], choices=[], elem_id="mt-review-track")
+                explanation_choices, fit_choices = verdict_choices("en")
+                faithful = gr.Radio(explanation_choices, label=en["review_explanation"], elem_id="mt-review-faithful")
+                fits = gr.Radio(fit_choices, label=en["review_recommendation"], elem_id="mt-review-fits")
+            note = gr.Textbox(label=en["review_note"], elem_id="mt-review-note")
+            save_verdict = gr.Button(en["review_record"], elem_id="mt-review-record")
+            verdict_status = gr.Markdown(elem_id="mt-review-status")
 
         # Everything whose words follow the page's language, in the order `relabel` updates them.
         labelled = [title, language, chat_tab, chatbot, message, send, clip_box, clip, chips, add, chosen, up, down, skip, more,
-                    profile_tab, refresh, reset, confirm_delete, delete, review_tab, voice_in, voice_mode, voice_out]
+                    profile_tab, refresh, reset, confirm_delete, delete, review_tab, voice_in, voice_mode, voice_out,
+                    sessions, replies, verdict_track, faithful, fits, note, save_verdict]
 
         def relabel(lang: str, reply: Reply | None, request: gr.Request):
             words = ui_words(lang)
@@ -284,6 +306,13 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 gr.update(label=words["voice_in"]),
                 gr.update(label=words["voice_mode"]),
                 gr.update(label=words["voice_out"]),
+                gr.update(label=words["review_session"]),
+                gr.update(label=words["review_reply"]),
+                gr.update(label=words["review_track"]),
+                gr.update(label=words["review_explanation"], choices=verdict_choices(lang)[0]),
+                gr.update(label=words["review_recommendation"], choices=verdict_choices(lang)[1]),
+                gr.update(label=words["review_note"]),
+                gr.update(value=words["review_record"]),
                 profile,
                 playlist_html(reply, lang),
                 cards_html(reply, language=lang) if reply is None else gr.update(),
@@ -478,38 +507,47 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         reset.click(on_reset, [language], [profile_view])
         delete.click(on_delete, [confirm_delete, language], [profile_view, delete_status, chatbot, cards, confirm_delete])
 
-        def list_sessions(request: gr.Request):
-            if not who(request).reviewer:
-                raise gr.Error(NOT_A_REVIEWER)
+        def reviewer_only(request: gr.Request, lang: str) -> Identity:
+            identity = who(request)
+            if not identity.reviewer:
+                raise gr.Error(ui_words(lang)["review_not_reviewer"])
+            return identity
+
+        def list_sessions(lang: str, request: gr.Request):
+            reviewer_only(request, lang)
+            label = ui_words(lang)["review_replies_count"]
             return gr.update(
                 choices=[
-                    (f"{s['session_id']} ({s['replies']} replies)", s["session_id"]) for s in agent.review.sessions()
+                    (label.format(session=s["session_id"], count=s["replies"]), s["session_id"]) for s in agent.review.sessions()
                 ]
             )
 
-        def list_replies(session_id: str | None, request: gr.Request):
-            if not who(request).reviewer:
-                raise gr.Error(NOT_A_REVIEWER)
+        def list_replies(session_id: str | None, lang: str, request: gr.Request):
+            reviewer_only(request, lang)
             found = agent.review.replies(session_id) if session_id else []
             return gr.update(choices=[(r.request[:60], r.reply_id) for r in found], value=None)
 
-        def show_reply(reply_id: str | None, request: gr.Request):
-            if not who(request).reviewer:
-                raise gr.Error(NOT_A_REVIEWER)
+        def show_reply(reply_id: str | None, lang: str, request: gr.Request):
+            reviewer_only(request, lang)
             if not reply_id:
                 return "", gr.update(choices=[])
             try:
                 reply = agent.review.reply(reply_id)
             except MoodtuneError as exc:
                 return f"<p>⚠ {html.escape(str(exc))}</p>", gr.update(choices=[])
-            return review_html(reply), gr.update(choices=[(r.track.title, r.track.id) for r in reply.recommendations])
+            return review_html(reply, lang), gr.update(choices=[(r.track.title, r.track.id) for r in reply.recommendations])
 
-        def record(reply_id, track_id, faithful_value, fits_value, note_text, request: gr.Request):
-            identity = who(request)
-            if not identity.reviewer:
-                raise gr.Error(NOT_A_REVIEWER)
+        def reshow_reply(reply_id: str | None, lang: str, request: gr.Request):
+            """The open reply again in the page's new language (nothing for a page without the Review tab)."""
+            if not who(request).reviewer or not reply_id:
+                return gr.update(), gr.update()
+            return show_reply(reply_id, lang, request)
+
+        def record(reply_id, track_id, faithful_value, fits_value, note_text, lang: str, request: gr.Request):
+            identity = reviewer_only(request, lang)
+            words = ui_words(lang)
             if not reply_id:
-                return "Open a reply first."
+                return words["review_open_first"]
             try:
                 agent.review.record_verdict(
                     reply_id,
@@ -521,12 +559,13 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 )
             except MoodtuneError as exc:
                 return f"⚠ {exc}"
-            return "Verdict recorded."
+            return words["review_recorded"]
 
-        sessions.focus(list_sessions, None, [sessions])
-        sessions.change(list_replies, [sessions], [replies])
-        replies.change(show_reply, [replies], [review_view, verdict_track])
-        save_verdict.click(record, [replies, verdict_track, faithful, fits, note], [verdict_status])
+        sessions.focus(list_sessions, [language], [sessions])
+        sessions.change(list_replies, [sessions, language], [replies])
+        replies.change(show_reply, [replies, language], [review_view, verdict_track])
+        language.change(reshow_reply, [replies, language], [review_view, verdict_track])
+        save_verdict.click(record, [replies, verdict_track, faithful, fits, note, language], [verdict_status])
         ui.load(
             on_load,
             [state],

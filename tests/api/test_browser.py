@@ -189,3 +189,47 @@ def test_the_reply_says_what_it_understood_and_its_chips_search_again(serve, rea
     assert not_sad not in [chip.text.strip() for chip in browser.find_elements(By.CSS_SELECTOR, "#mt-chips label")]
     assert len(reading_agent.llm.calls) == calls, "the edited reading is searched without a new LLM call"
     browser.save_screenshot(str(SCREENSHOTS / f"reply-reading-{language}-edited.png"))
+    review_tab_follows_the_language(browser, wait, reading_agent, language, request_text)
+
+
+# The Review tab's words in each language: its labels, and what a logged reply shows.
+REVIEW_WORDS = {
+    "en": ("Review", ("Session", "Reply", "Track (optional)", "Explanation", "faithful", "Recommendation", "does not fit",
+                      "Note", "Record verdict"), ("Request: ", "Understood: ", "top mood calm", "exclusions jazz", "Template: ", "total"),
+           "Verdict recorded."),
+    "zh": ("审阅", ("会话", "回复", "曲目（可选）", "解释", "忠实于事实", "推荐", "不合适", "备注", "记录评审"),
+           ("请求：", "理解：", "主要情绪 平静", "排除 爵士", "模板：", "总分"), "评审已记录。"),
+}
+
+
+def review_tab_follows_the_language(browser, wait, agent, language: str, request_text: str) -> None:
+    """A reviewer (local use) opens the logged reply in the Review tab: labels and contents in the page's language,
+    and a verdict given in Chinese is stored as the same verdict as in English."""
+    from selenium.webdriver.common.by import By
+
+    tab_name, labels, contents, recorded = REVIEW_WORDS[language]
+    next(tab for tab in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]") if tab.text.strip() == tab_name).click()
+    wait.until(lambda d: d.find_element(By.ID, "mt-review-session").is_displayed())
+    tab = browser.find_element(By.ID, "mt-tab-review").text
+    assert all(label in tab for label in labels), [label for label in labels if label not in tab]
+    english = {"Session", "Reply", "Note", "Record verdict", "Explanation"}
+    assert language == "en" or not [word for word in english if word in tab], "no English label left in Chinese"
+
+    def pick(box_id: str, text: str) -> None:
+        browser.find_element(By.CSS_SELECTOR, f"#{box_id} input").click()
+        wait.until(lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]") if text in o.text])
+        next(o for o in browser.find_elements(By.CSS_SELECTOR, "[role=option]") if text in o.text).click()
+
+    session_id = agent.review.sessions()[0]["session_id"]
+    pick("mt-review-session", session_id)
+    pick("mt-review-reply", request_text[:20])
+    wait.until(lambda d: "calm classical 0" in d.find_element(By.ID, "mt-review").text)
+    shown = browser.find_element(By.ID, "mt-review").text
+    assert all(word in shown for word in contents), [word for word in contents if word not in shown]
+    next(label for label in browser.find_elements(By.CSS_SELECTOR, "#mt-review-faithful label")
+         if label.text.strip() == labels[4]).click()
+    browser.find_element(By.ID, "mt-review-record").click()
+    wait.until(lambda d: recorded in d.find_element(By.ID, "mt-review-status").text)
+    verdict = agent.review.verdicts()[-1]
+    assert verdict["explanation_faithful"] == 1 and verdict["fits"] is None, verdict
+    browser.save_screenshot(str(SCREENSHOTS / f"review-{language}.png"))

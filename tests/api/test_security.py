@@ -55,8 +55,8 @@ def test_every_face_needs_the_token_and_works_with_it(secured, demo_agent, serve
     faces = [
         ("GET", "/", None, owner, {}),
         ("GET", "/gradio_api/info", None, owner, {}),
-        ("POST", "/gradio_api/call/list_sessions", {"data": []}, reviewer, {}),
-        ("POST", "/gradio_api/call/show_reply", {"data": [reply["reply_id"]]}, reviewer, {}),
+        ("POST", "/gradio_api/call/list_sessions", {"data": ["en"]}, reviewer, {}),
+        ("POST", "/gradio_api/call/show_reply", {"data": [reply["reply_id"], "en"]}, reviewer, {}),
         ("POST", "/gradio_api/call/on_reset", {"data": []}, owner, {}),
         ("GET", "/docs", None, owner, {}),
         ("GET", "/openapi.json", None, owner, {}),
@@ -76,9 +76,9 @@ def test_every_face_needs_the_token_and_works_with_it(secured, demo_agent, serve
         allowed = client.request(method, f"{base}{path}", headers={**extra, **good}, **kwargs)
         assert allowed.status_code == 200, (path, allowed.status_code, allowed.text[:200])
     # Gradio's calls answer through a second request, which needs the credential too.
-    event, payload = gradio_call(client, base, "list_sessions", [], reviewer)
+    event, payload = gradio_call(client, base, "list_sessions", ["en"], reviewer)
     assert event == "complete" and reply["session_id"] in payload
-    assert gradio_call(client, base, "list_sessions", [])[0] == "401"
+    assert gradio_call(client, base, "list_sessions", ["en"])[0] == "401"
 
 
 def test_a_browser_signs_in_and_gets_a_signed_http_only_cookie(secured, demo_agent, serve, tokens):
@@ -152,15 +152,17 @@ def test_users_are_kept_apart_across_rest_openai_and_the_ui(secured, demo_agent,
     )
     assert event == "complete" and "calm music for ana" not in payload
     assert demo_agent.session_owner(session) == "ana" and len(demo_agent.history(session)) == 1
-    for name, data in (("list_sessions", []), ("show_reply", [reply_id]), ("list_replies", [session])):
+    for name, data in (("list_sessions", ["en"]), ("show_reply", [reply_id, "en"]), ("list_replies", [session, "en"])):
         event, payload = gradio_call(client, base, name, data, ben)
         assert event == "error" and "calm music for ana" not in payload, name
-    assert "reviewer's credential" in gradio_call(client, base, "list_sessions", [], ben)[1]
+    assert "reviewer's credential" in gradio_call(client, base, "list_sessions", ["en"], ben)[1]
+    refused = json.loads(gradio_call(client, base, "list_sessions", ["zh"], ben)[1])["error"]
+    assert "审阅者的凭据" in refused, "the refusal in the page's language"
     assert gradio_call(client, base, "on_reset", ["en"], ben)[0] == "complete"
     assert demo_agent.profile("ana")["counts"]["up"] == 1, "Ben's reset is Ben's"
 
     # The reviewer sees every conversation; the owner's token may name any user (a chat bot).
-    event, payload = gradio_call(client, base, "list_sessions", [], tokens.header(tokens.reviewer))
+    event, payload = gradio_call(client, base, "list_sessions", ["en"], tokens.header(tokens.reviewer))
     assert event == "complete" and session in payload
     export = client.get(f"{base}/api/v1/review/export", headers=tokens.header(tokens.reviewer)).json()
     assert {r["user_id"] for r in export["replies"]} == {"ana", "ben"}
@@ -209,7 +211,7 @@ def test_the_cli_deletes_a_users_stored_data(settings, track_factory, capsys):
 def test_without_tokens_only_this_machine_is_served(settings, demo_agent, serve, client):
     base = serve(create_server_app(settings, agent=demo_agent))
     assert client.get(f"{base}/api/v1/tracks").status_code == 200
-    event, _ = gradio_call(client, base, "list_sessions", [])
+    event, _ = gradio_call(client, base, "list_sessions", ["en"])
     assert event == "complete", "this machine's user may review"
     # uvicorn takes the client address from X-Forwarded-For when the peer is 127.0.0.1 (a local
     # proxy): a request a local proxy forwards from the LAN is no local request.
