@@ -44,9 +44,20 @@ CSS = """
 # The cards follow the reply's language; the page's own labels follow the language switch, which
 # follows the language the user writes in (prompts/ui.yaml holds both).
 CARD_WORDS = {
-    "en": {"synthetic": "synthetic demo rendering", "generated": "synthetic: AI-generated demo track", "score": "score",
-           "track": "track", "request": "request"},
-    "zh": {"synthetic": "合成的演示音频", "generated": "合成：AI 生成的演示曲目", "score": "得分", "track": "曲目", "request": "请求"},
+    "en": {
+        "synthetic": "synthetic demo rendering",
+        "generated": "synthetic: AI-generated demo track",
+        "score": "score",
+        "track": "track",
+        "request": "request",
+    },
+    "zh": {
+        "synthetic": "合成的演示音频",
+        "generated": "合成：AI 生成的演示曲目",
+        "score": "得分",
+        "track": "曲目",
+        "request": "请求",
+    },
 }
 # Demo sources and the badge each gets; the badge's tooltip is the track's licence.
 SOURCE_BADGES = {"demo-synthetic": "synthetic", "demo-generated": "generated"}
@@ -105,9 +116,7 @@ def cards_html(reply: Reply | None, wording: dict[int, str] | None = None, *, la
     for i, rec in enumerate(reply.recommendations):
         track = rec.track
         kind = SOURCE_BADGES.get(track.source, "synthetic" if track.source.startswith("demo") else "")
-        badge = (
-            f'<span class="mt-badge" title="{html.escape(track.licence)}">{words[kind]}</span>' if kind else ""
-        )
+        badge = f'<span class="mt-badge" title="{html.escape(track.licence)}">{words[kind]}</span>' if kind else ""
         text = wording.get(i) or rec.explanation.llm or rec.explanation.template
         key = f" · {html.escape(track.key)} {html.escape(track.mode)}" if track.key else ""
         parts = " · ".join(
@@ -239,7 +248,11 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 # with the edited intent (no new LLM call: Moodtune.stream_edited).
                 chips = gr.CheckboxGroup(label=en["understood"], choices=[], visible=False, elem_id="mt-chips", scale=4)
                 add = gr.Dropdown(
-                    label=en["add"], choices=understood.add_choices("en"), value=None, elem_id="mt-add", scale=1,
+                    label=en["add"],
+                    choices=understood.add_choices("en"),
+                    value=None,
+                    elem_id="mt-add",
+                    scale=1,
                     info=en["add_placeholder"],
                 )
             playlist = gr.HTML(elem_id="mt-playlist")
@@ -274,9 +287,39 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             verdict_status = gr.Markdown(elem_id="mt-review-status")
 
         # Everything whose words follow the page's language, in the order `relabel` updates them.
-        labelled = [title, language, chat_tab, chatbot, message, send, clip_box, clip, chips, add, chosen, up, down, skip, more,
-                    profile_tab, refresh, reset, confirm_delete, delete, review_tab, voice_in, voice_mode, voice_out,
-                    sessions, replies, verdict_track, faithful, fits, note, save_verdict]
+        labelled = [
+            title,
+            language,
+            chat_tab,
+            chatbot,
+            message,
+            send,
+            clip_box,
+            clip,
+            chips,
+            add,
+            chosen,
+            up,
+            down,
+            skip,
+            more,
+            profile_tab,
+            refresh,
+            reset,
+            confirm_delete,
+            delete,
+            review_tab,
+            voice_in,
+            voice_mode,
+            voice_out,
+            sessions,
+            replies,
+            verdict_track,
+            faithful,
+            fits,
+            note,
+            save_verdict,
+        ]
 
         def relabel(lang: str, reply: Reply | None, request: gr.Request):
             words = ui_words(lang)
@@ -291,7 +334,9 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 gr.update(label=words["clip"]),
                 gr.update(label=words["clip"]),
                 gr.update(label=words["understood"]),
-                gr.update(label=words["add"], info=words["add_placeholder"], choices=understood.add_choices(lang), value=None),
+                gr.update(
+                    label=words["add"], info=words["add_placeholder"], choices=understood.add_choices(lang), value=None
+                ),
                 gr.update(label=words["track"]),
                 gr.update(value=words["like"]),
                 gr.update(value=words["dislike"]),
@@ -374,16 +419,46 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                         chat = [*chat, {"role": "user", "content": reply.request}]
                     chat = [*chat, {"role": "assistant", "content": reply.message}]
                     lang = reply.intent.language
-                    yield (browser, chat, reply, cards_html(reply), track_choices(reply), "", "", chips_update(reply),
-                           "", lang)
+                    yield (
+                        browser,
+                        chat,
+                        reply,
+                        cards_html(reply),
+                        track_choices(reply),
+                        "",
+                        "",
+                        chips_update(reply),
+                        "",
+                        lang,
+                    )
                 elif event.kind == "explanation_delta":
                     wording[event.index] = wording.get(event.index, "") + event.text
-                    yield (browser, chat, reply, cards_html(reply, wording), gr.update(), gr.update(), gr.update(),
-                           gr.update(), gr.update(), gr.update())
+                    yield (
+                        browser,
+                        chat,
+                        reply,
+                        cards_html(reply, wording),
+                        gr.update(),
+                        gr.update(),
+                        gr.update(),
+                        gr.update(),
+                        gr.update(),
+                        gr.update(),
+                    )
                 elif event.kind == "done":
                     reply = event.reply
-                    yield (browser, chat, reply, cards_html(reply), gr.update(), gr.update(), "✓", gr.update(),
-                           playlist_html(reply, reply.intent.language), gr.update())
+                    yield (
+                        browser,
+                        chat,
+                        reply,
+                        cards_html(reply),
+                        gr.update(),
+                        gr.update(),
+                        "✓",
+                        gr.update(),
+                        playlist_html(reply, reply.intent.language),
+                        gr.update(),
+                    )
 
         no_change = (gr.update(),) * 10
 
@@ -402,7 +477,9 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         send.click(on_send, [message, clip, state, chatbot], outputs)
         message.submit(on_send, [message, clip, state, chatbot], outputs)
 
-        def on_voice(recording: str | None, speak: bool, clip_path: str | None, browser: dict, chat: list, request: gr.Request):
+        def on_voice(
+            recording: str | None, speak: bool, clip_path: str | None, browser: dict, chat: list, request: gr.Request
+        ):
             """A spoken request: its transcript goes through on_send; in voice mode the list is spoken as soon as it is ranked."""
             if not recording:
                 return
@@ -426,8 +503,9 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         for event in (voice_in.stop_recording, voice_in.upload):
             event(on_voice, [voice_in, voice_mode, clip, state, chatbot], [*outputs, voice_out, heard])
 
-        def edit_reading(keep: list[str], added: str | None, reply: Reply | None, browser: dict, chat: list,
-                         request: gr.Request):
+        def edit_reading(
+            keep: list[str], added: str | None, reply: Reply | None, browser: dict, chat: list, request: gr.Request
+        ):
             """The last reply searched again with the chips the user left ticked (and the one added)."""
             user_id = who(request).browser_user
             if reply is None or reply.user_id != user_id:
@@ -435,7 +513,10 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 return
             try:
                 events = agent.stream_edited(
-                    reply.reply_id, keep=list(keep or []), add=[added] if added else [], user_id=user_id,
+                    reply.reply_id,
+                    keep=list(keep or []),
+                    add=[added] if added else [],
+                    user_id=user_id,
                     session_id=reply.session_id,
                 )
                 for update in play_events(events, browser, list(chat or [])):
@@ -476,7 +557,9 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 yield (browser, chat, *no_change[:4], ui_words(lang)["pick_track"], *no_change[:3])
                 return
             try:
-                events = agent.stream_more_like_this(str(track_id)[:200], user_id=user_id, session_id=browser["session_id"])
+                events = agent.stream_more_like_this(
+                    str(track_id)[:200], user_id=user_id, session_id=browser["session_id"]
+                )
                 yield from play_events(events, browser, list(chat or []), echo_request=True)
             except MoodtuneError as exc:
                 yield (browser, chat, *no_change[:4], f"⚠ {exc}", *no_change[:3])
@@ -505,7 +588,9 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
 
         refresh.click(show_profile, [language], [profile_view])
         reset.click(on_reset, [language], [profile_view])
-        delete.click(on_delete, [confirm_delete, language], [profile_view, delete_status, chatbot, cards, confirm_delete])
+        delete.click(
+            on_delete, [confirm_delete, language], [profile_view, delete_status, chatbot, cards, confirm_delete]
+        )
 
         def reviewer_only(request: gr.Request, lang: str) -> Identity:
             identity = who(request)
@@ -518,7 +603,8 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
             label = ui_words(lang)["review_replies_count"]
             return gr.update(
                 choices=[
-                    (label.format(session=s["session_id"], count=s["replies"]), s["session_id"]) for s in agent.review.sessions()
+                    (label.format(session=s["session_id"], count=s["replies"]), s["session_id"])
+                    for s in agent.review.sessions()
                 ]
             )
 
@@ -535,7 +621,9 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
                 reply = agent.review.reply(reply_id)
             except MoodtuneError as exc:
                 return f"<p>⚠ {html.escape(str(exc))}</p>", gr.update(choices=[])
-            return review_html(reply, lang), gr.update(choices=[(r.track.title, r.track.id) for r in reply.recommendations])
+            return review_html(reply, lang), gr.update(
+                choices=[(r.track.title, r.track.id) for r in reply.recommendations]
+            )
 
         def reshow_reply(reply_id: str | None, lang: str, request: gr.Request):
             """The open reply again in the page's new language (nothing for a page without the Review tab)."""
@@ -569,8 +657,20 @@ def build_ui(agent: Moodtune, *, signed_in: bool = False) -> gr.Blocks:
         ui.load(
             on_load,
             [state],
-            [state, chatbot, last_reply, cards, chosen, review_tab, whoami, profile_view, chips, playlist, language,
-             status],
+            [
+                state,
+                chatbot,
+                last_reply,
+                cards,
+                chosen,
+                review_tab,
+                whoami,
+                profile_view,
+                chips,
+                playlist,
+                language,
+                status,
+            ],
         )
     return ui
 
@@ -579,12 +679,17 @@ def voice_components():
     """The voice section (issue 19): a microphone (or a file), voice mode (off by default), the spoken answer."""
     with gr.Row(elem_id="mt-voice-row"):
         voice_in = gr.Audio(
-            sources=["upload", "microphone"], type="filepath", label="🎤 Ask out loud (English or 中文)",
-            elem_id="mt-voice", scale=3,
+            sources=["upload", "microphone"],
+            type="filepath",
+            label="🎤 Ask out loud (English or 中文)",
+            elem_id="mt-voice",
+            scale=3,
         )
         with gr.Column(scale=2):
             voice_mode = gr.Checkbox(value=False, label="Voice mode: speak the answers", elem_id="mt-voice-mode")
-            voice_out = gr.Audio(label="Spoken answer", type="filepath", autoplay=True, interactive=False, elem_id="mt-voice-out")
+            voice_out = gr.Audio(
+                label="Spoken answer", type="filepath", autoplay=True, interactive=False, elem_id="mt-voice-out"
+            )
     heard = gr.Markdown(elem_id="mt-heard")
     return voice_in, voice_mode, voice_out, heard
 

@@ -109,8 +109,12 @@ def test_set(n: int, seed: int = 19, *, offset: int = 0) -> list[dict[str, str]]
 
 
 def render(text: str, language: str, speed: int, path: Path) -> Path:
-    subprocess.run(["espeak-ng", "-v", VOICE[language], "-s", str(speed), "-w", str(path), "--stdin"],
-                   input=text.encode(), check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", VOICE[language], "-s", str(speed), "-w", str(path), "--stdin"],
+        input=text.encode(),
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -133,18 +137,23 @@ def run_config(items: list[dict], settings: Settings, **options: Any) -> dict[st
             text, language, model = result.text, result.language, result.model
         except Exception as exc:  # a failure counts as every word missed
             text, language, model = "", f"error: {exc}", ""
-        rows.append({**item, "heard": text, "heard_language": language, "model": model,
-                     "seconds": time.perf_counter() - start})
+        rows.append(
+            {**item, "heard": text, "heard_language": language, "model": model, "seconds": time.perf_counter() - start}
+        )
     figures: dict[str, Any] = {}
     for language, metric in (("en", "wer"), ("zh", "cer")):
         for speed in SPEEDS[language]:
             chosen = [r for r in rows if r["language"] == language and r["speed"] == speed]
             if chosen:
-                figures[f"{metric}_{language}_{speed}wpm"] = round(error_rate([(r["text"], r["heard"]) for r in chosen], language), 3)
+                figures[f"{metric}_{language}_{speed}wpm"] = round(
+                    error_rate([(r["text"], r["heard"]) for r in chosen], language), 3
+                )
         chosen = [r for r in rows if r["language"] == language]
         if chosen:
             figures[f"{metric}_{language}"] = round(error_rate([(r["text"], r["heard"]) for r in chosen], language), 3)
-            figures[f"language_right_{language}"] = round(sum(r["heard_language"] == language for r in chosen) / len(chosen), 3)
+            figures[f"language_right_{language}"] = round(
+                sum(r["heard_language"] == language for r in chosen) / len(chosen), 3
+            )
     seconds = [r["seconds"] for r in rows]
     figures["transcript_s_median"] = round(statistics.median(seconds), 3)
     figures["transcript_s_p90"] = round(sorted(seconds)[int(0.9 * (len(seconds) - 1))], 3)
@@ -174,10 +183,15 @@ def real_recordings(settings: Settings) -> dict[str, Any]:
         except Exception as exc:
             text, language, seconds = "", f"error: {exc}", 0.0
         pairs.append((said, text))
-        rows.append({"file": path.name, "said": said, "heard": text, "language": language, "seconds": round(seconds, 3)})
-    return {"source": "Debian alsa-utils 1.2.8 /usr/share/sounds/alsa (GPL-2), one speaker",
-            "wer_en": round(error_rate(pairs, "en"), 3),
-            "language_right_en": round(sum(r["language"] == "en" for r in rows) / len(rows), 3), "rows": rows}
+        rows.append(
+            {"file": path.name, "said": said, "heard": text, "language": language, "seconds": round(seconds, 3)}
+        )
+    return {
+        "source": "Debian alsa-utils 1.2.8 /usr/share/sounds/alsa (GPL-2), one speaker",
+        "wer_en": round(error_rate(pairs, "en"), 3),
+        "language_right_en": round(sum(r["language"] == "en" for r in rows) / len(rows), 3),
+        "rows": rows,
+    }
 
 
 def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> dict[str, Any]:
@@ -196,8 +210,12 @@ def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> d
     if store.count() == 0:
         # No catalog in this home: 300 synthetic tracks in a temporary one (search takes milliseconds
         # at this size or the demo's; the turn's time is the parse and the emotion model's).
-        settings = replace(settings, home=Path(tempfile.mkdtemp(prefix="moodtune-voice-")),
-                           llm_path=settings.resolved_llm_path, whisper_dir=settings.resolved_whisper_dir).ensure_dirs()
+        settings = replace(
+            settings,
+            home=Path(tempfile.mkdtemp(prefix="moodtune-voice-")),
+            llm_path=settings.resolved_llm_path,
+            whisper_dir=settings.resolved_whisper_dir,
+        ).ensure_dirs()
         store = CatalogStore.open(settings)
         tracks, text = synthetic_tracks(300, np.random.default_rng(0))
         store.upsert(tracks, text_embeddings=text)
@@ -231,10 +249,20 @@ def first_spoken_word(items: list[dict], settings: Settings, *, turns: int) -> d
             listed = time.perf_counter()
             text, _ = speak_reply(reply, settings=settings)
             spoken = time.perf_counter()
-            rows.append({"language": item["language"], "catalog_tracks": store.count(), "text": transcript.text,
-                         "spoken": text[:200], "transcript_s": heard - start, "parse_s": parse_seconds[-1],
-                         "turn_without_parse_s": listed - heard - parse_seconds[-1], "list_s": listed - start,
-                         "first_word_s": spoken - start, "speech_render_s": spoken - listed})
+            rows.append(
+                {
+                    "language": item["language"],
+                    "catalog_tracks": store.count(),
+                    "text": transcript.text,
+                    "spoken": text[:200],
+                    "transcript_s": heard - start,
+                    "parse_s": parse_seconds[-1],
+                    "turn_without_parse_s": listed - heard - parse_seconds[-1],
+                    "list_s": listed - start,
+                    "first_word_s": spoken - start,
+                    "speech_render_s": spoken - listed,
+                }
+            )
     finally:
         session_module.parse_request = untimed
 
@@ -292,8 +320,10 @@ def dev(settings: Settings | None = None, *, n: int = 20, configs: list[str] | N
     with tempfile.TemporaryDirectory() as tmp:
         items = rendered(test_set(n, offset=n), Path(tmp))
         _warm(items, settings)
-        figures: dict[str, Any] = {"dev_slice": {"requests_en": n, "requests_zh": n, "offset": n},
-                                   "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+        figures: dict[str, Any] = {
+            "dev_slice": {"requests_en": n, "requests_zh": n, "offset": n},
+            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        }
         for name in configs or list(DEV_CONFIGS):
             figures[name] = run_config(items, settings, **dict(DEV_CONFIGS[name]))["figures"]
             figures[name]["load_average"] = [round(x, 2) for x in os.getloadavg()]
@@ -314,10 +344,15 @@ def main(settings: Settings | None = None, *, n: int = 20, compare: bool = False
         load = os.getloadavg()
         chosen = run_config(items, settings)
         figures: dict[str, Any] = {
-            "test_set": {"requests_en": n, "requests_zh": n, "speeds_wpm": SPEEDS, "voices": VOICE,
-                         "sources": "cpcd_dev.jsonl (CPCD, CC-BY 4.0) and parse_zh.jsonl",
-                         "real_recordings": "none of requests; see real_recordings below",
-                         "audio_s_median": round(statistics.median(i["duration_s"] for i in items), 2)},
+            "test_set": {
+                "requests_en": n,
+                "requests_zh": n,
+                "speeds_wpm": SPEEDS,
+                "voices": VOICE,
+                "sources": "cpcd_dev.jsonl (CPCD, CC-BY 4.0) and parse_zh.jsonl",
+                "real_recordings": "none of requests; see real_recordings below",
+                "audio_s_median": round(statistics.median(i["duration_s"] for i in items), 2),
+            },
             "chosen": chosen["figures"],
             "load_average_before": [round(x, 2) for x in load],
         }
@@ -326,8 +361,9 @@ def main(settings: Settings | None = None, *, n: int = 20, compare: bool = False
             figures["compare"] = {
                 "window_30s": run_config(items, settings, pad_s=None)["figures"],
                 "language_given": run_config(items, settings, language_given=True)["figures"],
-                "english_with_base": run_config([i for i in items if i["language"] == "en"], settings,
-                                                model_name="base")["figures"],
+                "english_with_base": run_config(
+                    [i for i in items if i["language"] == "en"], settings, model_name="base"
+                )["figures"],
             }
         if turns:
             # Half English, half Chinese, at the faster speed, spread over the set.
@@ -348,8 +384,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="requests per language (the dev slice: as many, after them)")
     parser.add_argument("--compare", action="store_true", help="also run the ablations")
-    parser.add_argument("--turns", type=int, default=10, help="whole voice turns timed (needs the LLM and a catalog); 0: none")
-    parser.add_argument("--dev", nargs="*", metavar="CONFIG", help=f"compare settings on the dev slice instead: {', '.join(DEV_CONFIGS)} (none named: all)")
+    parser.add_argument(
+        "--turns", type=int, default=10, help="whole voice turns timed (needs the LLM and a catalog); 0: none"
+    )
+    parser.add_argument(
+        "--dev",
+        nargs="*",
+        metavar="CONFIG",
+        help=f"compare settings on the dev slice instead: {', '.join(DEV_CONFIGS)} (none named: all)",
+    )
     args = parser.parse_args()
     if args.dev is not None:
         dev(n=args.n, configs=args.dev or None)

@@ -120,7 +120,9 @@ def decode(audio: str | Path | bytes | np.ndarray, *, max_seconds: float) -> np.
             # The container's own duration first, so an hour-long file is refused before decoding it.
             with av.open(source, mode="r", metadata_errors="ignore") as container:
                 if not container.streams.audio:
-                    raise AudioReadError("the file has no audio stream", hint="send a WAV, FLAC, MP3, Ogg or WebM recording")
+                    raise AudioReadError(
+                        "the file has no audio stream", hint="send a WAV, FLAC, MP3, Ogg or WebM recording"
+                    )
                 if container.duration and container.duration / 1e6 > max_seconds:
                     raise _too_long(container.duration / 1e6, max_seconds)
             if isinstance(source, io.BytesIO):
@@ -180,7 +182,9 @@ def whisper_model(name: str, settings: Settings):
             ) from exc
         with log_load(f"Whisper {name} from {folder}"):
             # int8 on the CPU: ~2x faster than float32 here at the same accuracy on our requests.
-            model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=min(4, os.cpu_count() or 1))
+            model = WhisperModel(
+                str(folder), device="cpu", compute_type="int8", cpu_threads=min(4, os.cpu_count() or 1)
+            )
         _models[key] = model
         return model
 
@@ -231,13 +235,17 @@ def _language_of(model, encoder_output) -> tuple[str, float]:
     return "zh", zh / (en + zh)
 
 
-def detect_language(samples: np.ndarray, settings: Settings, *, pad_s: float | None = DETECT_PAD_S) -> tuple[str, float]:
+def detect_language(
+    samples: np.ndarray, settings: Settings, *, pad_s: float | None = DETECT_PAD_S
+) -> tuple[str, float]:
     """English or Chinese, and the share of the chosen one between the two."""
     model = whisper_model(DETECTOR, settings)
     return _language_of(model, _encode(model, samples, pad_s))
 
 
-def _decode_text(model, encoder_output, *, language: str, prompt: str | None, beam_size: int, max_new_tokens: int) -> str:
+def _decode_text(
+    model, encoder_output, *, language: str, prompt: str | None, beam_size: int, max_new_tokens: int
+) -> str:
     """Greedy (or beam) decoding of one window without timestamps, after the music-word prompt.
 
     What faster-whisper's transcribe() does for one window at temperature 0, without its
@@ -340,9 +348,7 @@ def _simplified(text: str) -> str:
         try:
             import opencc
         except ImportError as exc:
-            raise ModelMissingError(
-                "Chinese speech input needs opencc", hint="pip install -e '.[voice]'"
-            ) from exc
+            raise ModelMissingError("Chinese speech input needs opencc", hint="pip install -e '.[voice]'") from exc
         _t2s.append(opencc.OpenCC("t2s"))
     return _t2s[0].convert(text)
 

@@ -9,10 +9,14 @@ import pytest
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
 
 
-@pytest.mark.parametrize(("request_text", "explanation_word", "card_words", "noted"), [
-    ("calm music for reading", "bpm", ("score", "mood match", "calm"), "Noted: up"),
-    ("适合读书的安静音乐", "情绪", ("得分", "情绪匹配", "平静"), "已记录"),
-], ids=["en", "zh"])
+@pytest.mark.parametrize(
+    ("request_text", "explanation_word", "card_words", "noted"),
+    [
+        ("calm music for reading", "bpm", ("score", "mood match", "calm"), "Noted: up"),
+        ("适合读书的安静音乐", "情绪", ("得分", "情绪匹配", "平静"), "已记录"),
+    ],
+    ids=["en", "zh"],
+)
 def test_chat_cards_and_feedback_in_a_real_browser(
     serve, demo_agent, settings, browser, request_text, explanation_word, card_words, noted
 ):
@@ -38,7 +42,9 @@ def test_chat_cards_and_feedback_in_a_real_browser(
     assert cards[0].find_elements(By.TAG_NAME, "audio"), "every card offers its audio"
     wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)
 
-    assert "already shown" not in cards[0].text and "已推荐过" not in cards[0].text, "a part zero on every card is left out"
+    assert "already shown" not in cards[0].text and "已推荐过" not in cards[0].text, (
+        "a part zero on every card is left out"
+    )
     browser.find_element(By.CSS_SELECTOR, "#mt-up").click()
     wait.until(lambda d: noted in d.find_element(By.ID, "mt-status").text)
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -56,7 +62,12 @@ def test_chat_cards_and_feedback_in_a_real_browser(
     browser.find_element(By.CSS_SELECTOR, "#mt-more").click()
     seed_title = demo_agent.track(seed).title
     wait.until(lambda d: seed_title in d.find_element(By.CSS_SELECTOR, "#mt-chat").text.split(request_text)[-1])
-    wait.until(lambda d: seed not in [c.get_attribute("data-track-id") for c in d.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")])
+    wait.until(
+        lambda d: (
+            seed
+            not in [c.get_attribute("data-track-id") for c in d.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")]
+        )
+    )
     assert len(browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")) >= 3
     assert demo_agent.profile("default")["counts"].get("more_like_this", 0) == 1
 
@@ -117,10 +128,20 @@ READING_CATALOG = [("c", "calm", "classical", 6), ("e", "energetic", "rock", 4),
 # What the page says in each language: the request, the "not sad" chip, the reply's first words,
 # and labels of the page's own that must be in that language.
 READINGS = {
-    "en": ("calm but not sad for driving, no jazz", "not sad", "Calm, not sad, for driving, no jazz: 10 tracks",
-           "Calm, for driving, no jazz: 10 tracks", ("Chat", "Profile", "Send", "Find music like this clip", "Like", "Ask out loud", "Voice mode")),
-    "zh": ("适合开车听的安静但不悲伤的歌，不要爵士", "不要悲伤", "平静、不要悲伤、适合开车、不要爵士：10 首",
-           "平静、适合开车、不要爵士：10 首", ("聊天", "我的偏好", "发送", "找和这段音频相似的音乐", "喜欢", "说出来", "语音模式")),
+    "en": (
+        "calm but not sad for driving, no jazz",
+        "not sad",
+        "Calm, not sad, for driving, no jazz: 10 tracks",
+        "Calm, for driving, no jazz: 10 tracks",
+        ("Chat", "Profile", "Send", "Find music like this clip", "Like", "Ask out loud", "Voice mode"),
+    ),
+    "zh": (
+        "适合开车听的安静但不悲伤的歌，不要爵士",
+        "不要悲伤",
+        "平静、不要悲伤、适合开车、不要爵士：10 首",
+        "平静、适合开车、不要爵士：10 首",
+        ("聊天", "我的偏好", "发送", "找和这段音频相似的音乐", "喜欢", "说出来", "语音模式"),
+    ),
 }
 
 
@@ -134,19 +155,38 @@ def reading_agent(settings, track_factory, fake_llm):
     tracks = []
     for prefix, mood, genre, count in READING_CATALOG:
         for i in range(count):
-            track = track_factory(f"{prefix}{i}", mood=mood, genre=genre, artist=f"{prefix} artist {i}",
-                                  title=f"{mood} {genre} {i}", tempo=70.0 + 10 * i)
+            track = track_factory(
+                f"{prefix}{i}",
+                mood=mood,
+                genre=genre,
+                artist=f"{prefix} artist {i}",
+                title=f"{mood} {genre} {i}",
+                tempo=70.0 + 10 * i,
+            )
             if mood == "sad":
                 track = track.with_(emotion=EmotionVector.from_mapping({"sad": 0.7, "calm": 0.3}))
             tracks.append(track)
     store.upsert(tracks)
-    answer = {"m": ["calm"], "x": ["sad"], "g": [], "a": [], "xa": [], "xg": ["jazz"], "c": "", "f": False,
-              "s": "match", "e": "calm but not sad for driving, no jazz", "music": True}
+    answer = {
+        "m": ["calm"],
+        "x": ["sad"],
+        "g": [],
+        "a": [],
+        "xa": [],
+        "xg": ["jazz"],
+        "c": "",
+        "f": False,
+        "s": "match",
+        "e": "calm but not sad for driving, no jazz",
+        "music": True,
+    }
     return Moodtune(settings, llm=fake_llm(answer, "1. Calm and soft.\n2. Gentle.\n"), store=store)
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
-def test_the_reply_says_what_it_understood_and_its_chips_search_again(serve, reading_agent, settings, browser, language):
+def test_the_reply_says_what_it_understood_and_its_chips_search_again(
+    serve, reading_agent, settings, browser, language
+):
     """The reading as chips: untick "not sad" and the list changes (sad tracks come in), with no new LLM call."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
@@ -164,7 +204,9 @@ def test_the_reply_says_what_it_understood_and_its_chips_search_again(serve, rea
     wait.until(lambda d: "✓" in d.find_element(By.ID, "mt-status").text)
 
     def shown() -> list[str]:
-        return [card.get_attribute("data-track-id") for card in browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")]
+        return [
+            card.get_attribute("data-track-id") for card in browser.find_elements(By.CSS_SELECTOR, "#mt-cards .mt-card")
+        ]
 
     before = shown()
     assert len(before) == 10 and not [t for t in before if t.startswith("s")], "'not sad' keeps the sad tracks out"
@@ -185,7 +227,9 @@ def test_the_reply_says_what_it_understood_and_its_chips_search_again(serve, rea
     wait.until(lambda d: said_after in d.find_element(By.CSS_SELECTOR, "#mt-chat").text)
     wait.until(lambda d: shown() != before)
     after = shown()
-    assert {"s0", "s1", "s2", "s3"} <= set(after) and after[:6] == before[:6], "the sad tracks come in below the calm ones"
+    assert {"s0", "s1", "s2", "s3"} <= set(after) and after[:6] == before[:6], (
+        "the sad tracks come in below the calm ones"
+    )
     assert not_sad not in [chip.text.strip() for chip in browser.find_elements(By.CSS_SELECTOR, "#mt-chips label")]
     assert len(reading_agent.llm.calls) == calls, "the edited reading is searched without a new LLM call"
     browser.save_screenshot(str(SCREENSHOTS / f"reply-reading-{language}-edited.png"))
@@ -194,11 +238,28 @@ def test_the_reply_says_what_it_understood_and_its_chips_search_again(serve, rea
 
 # The Review tab's words in each language: its labels, and what a logged reply shows.
 REVIEW_WORDS = {
-    "en": ("Review", ("Session", "Reply", "Track (optional)", "Explanation", "faithful", "Recommendation", "does not fit",
-                      "Note", "Record verdict"), ("Request: ", "Understood: ", "top mood calm", "exclusions jazz", "Template: ", "total"),
-           "Verdict recorded."),
-    "zh": ("审阅", ("会话", "回复", "曲目（可选）", "解释", "忠实于事实", "推荐", "不合适", "备注", "记录评审"),
-           ("请求：", "理解：", "主要情绪 平静", "排除 爵士", "模板：", "总分"), "评审已记录。"),
+    "en": (
+        "Review",
+        (
+            "Session",
+            "Reply",
+            "Track (optional)",
+            "Explanation",
+            "faithful",
+            "Recommendation",
+            "does not fit",
+            "Note",
+            "Record verdict",
+        ),
+        ("Request: ", "Understood: ", "top mood calm", "exclusions jazz", "Template: ", "total"),
+        "Verdict recorded.",
+    ),
+    "zh": (
+        "审阅",
+        ("会话", "回复", "曲目（可选）", "解释", "忠实于事实", "推荐", "不合适", "备注", "记录评审"),
+        ("请求：", "理解：", "主要情绪 平静", "排除 爵士", "模板：", "总分"),
+        "评审已记录。",
+    ),
 }
 
 
@@ -208,7 +269,9 @@ def review_tab_follows_the_language(browser, wait, agent, language: str, request
     from selenium.webdriver.common.by import By
 
     tab_name, labels, contents, recorded = REVIEW_WORDS[language]
-    next(tab for tab in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]") if tab.text.strip() == tab_name).click()
+    next(
+        tab for tab in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]") if tab.text.strip() == tab_name
+    ).click()
     wait.until(lambda d: d.find_element(By.ID, "mt-review-session").is_displayed())
     tab = browser.find_element(By.ID, "mt-tab-review").text
     assert all(label in tab for label in labels), [label for label in labels if label not in tab]
@@ -226,8 +289,11 @@ def review_tab_follows_the_language(browser, wait, agent, language: str, request
     wait.until(lambda d: "calm classical 0" in d.find_element(By.ID, "mt-review").text)
     shown = browser.find_element(By.ID, "mt-review").text
     assert all(word in shown for word in contents), [word for word in contents if word not in shown]
-    next(label for label in browser.find_elements(By.CSS_SELECTOR, "#mt-review-faithful label")
-         if label.text.strip() == labels[4]).click()
+    next(
+        label
+        for label in browser.find_elements(By.CSS_SELECTOR, "#mt-review-faithful label")
+        if label.text.strip() == labels[4]
+    ).click()
     browser.find_element(By.ID, "mt-review-record").click()
     wait.until(lambda d: recorded in d.find_element(By.ID, "mt-review-status").text)
     verdict = agent.review.verdicts()[-1]

@@ -39,10 +39,17 @@ def test_a_chinese_request_is_told_from_english_and_heard_in_chinese(voice_setti
 def test_a_request_longer_than_one_whisper_window_is_heard_to_its_end(voice_settings):
     """Past one window of speech, a second window follows: the request is heard from its first words to its last."""
     first = soundfile.read(speech.speak("play some calm piano music", language="en", settings=voice_settings))[0]
-    middle = soundfile.read(speech.speak(
-        "I will be reading for a while, so keep it quiet and slow. " * 2, language="en", settings=voice_settings))[0]
-    last = soundfile.read(speech.speak("and then energetic rock for running", language="en", settings=voice_settings))[0]
-    rate = soundfile.info(str(speech.speak("play some calm piano music", language="en", settings=voice_settings))).samplerate
+    middle = soundfile.read(
+        speech.speak(
+            "I will be reading for a while, so keep it quiet and slow. " * 2, language="en", settings=voice_settings
+        )
+    )[0]
+    last = soundfile.read(speech.speak("and then energetic rock for running", language="en", settings=voice_settings))[
+        0
+    ]
+    rate = soundfile.info(
+        str(speech.speak("play some calm piano music", language="en", settings=voice_settings))
+    ).samplerate
     gap = np.zeros(rate // 4)
     middles = [part for _ in range(6) for part in (middle, gap)]
     recording = np.concatenate([first, gap, *middles, last]).astype(np.float32)
@@ -100,15 +107,18 @@ def test_speech_is_cached_per_text_and_voice(settings):
     assert speech.cached_speech("../../etc/passwd", settings) is None
 
 
-@pytest.mark.parametrize(("heard", "language", "kept"), [
-    ("考试驾驾驾驾驾驾驾驾驾驾", "zh", "考试驾"),  # the decoder looping on audio it could not read
-    ("古典、古典、古典、古典、", "zh", "古典"),
-    ("不错 不错，国风的", "zh", "不错不错，国风的"),  # said twice is speech; spaces between Han dropped
-    ("a lot of fun, fun, fun, fun, fun,", "en", "a lot of fun"),
-    ("songs from 2000 at 100 bpm", "en", "songs from 2000 at 100 bpm"),  # digits are not a loop
-    ("想听Coldplay和Imagine Dragons", "zh", "想听Coldplay和Imagine Dragons"),
-    ("考试周\ufffd", "zh", "考试周"),  # half a character, cut by the token cap
-    ("來點安靜的鋼琴曲，不要歌詞", "zh", "来点安静的钢琴曲，不要歌词"),  # simplified, as the parser's rules are
-])
+@pytest.mark.parametrize(
+    ("heard", "language", "kept"),
+    [
+        ("考试驾驾驾驾驾驾驾驾驾驾", "zh", "考试驾"),  # the decoder looping on audio it could not read
+        ("古典、古典、古典、古典、", "zh", "古典"),
+        ("不错 不错，国风的", "zh", "不错不错，国风的"),  # said twice is speech; spaces between Han dropped
+        ("a lot of fun, fun, fun, fun, fun,", "en", "a lot of fun"),
+        ("songs from 2000 at 100 bpm", "en", "songs from 2000 at 100 bpm"),  # digits are not a loop
+        ("想听Coldplay和Imagine Dragons", "zh", "想听Coldplay和Imagine Dragons"),
+        ("考试周\ufffd", "zh", "考试周"),  # half a character, cut by the token cap
+        ("來點安靜的鋼琴曲，不要歌詞", "zh", "来点安静的钢琴曲，不要歌词"),  # simplified, as the parser's rules are
+    ],
+)
 def test_transcripts_lose_decoder_loops_and_keep_what_was_said(heard, language, kept):
     assert speech.clean_transcript(heard, language) == kept
