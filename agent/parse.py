@@ -262,7 +262,8 @@ def interpret(
     # these", "too upbeat for me"); a first message is a refinement only when its words say so
     # ("slower", 换点开心的), and only with a previous turn does it move the previous target.
     in_conversation = previous.is_music_request if previous is not None else bool(history)
-    follow_up = (in_conversation and not lexicon.starts_new_request(text)) or lexicon.looks_like_follow_up(text)
+    # A turn that starts another playlist is new, whatever words of refinement it holds ("now I'd like ...").
+    follow_up = not lexicon.starts_new_request(text) and (in_conversation or lexicon.looks_like_follow_up(text))
     contexts = lexicon.context_mentions(text)
     # A context the text names wins; the model's own word only fills in when it names none.
     context = contexts[0] if contexts else lexicon.canonical_context(raw.get("c"))
