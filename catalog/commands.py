@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from catalog import server_commands
@@ -14,6 +15,8 @@ from moodtune.config import Settings
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from catalog.ingest import ingest_folder
 
+    if args.cluster:  # through settings, so a music server's songs are analysed on the cluster too
+        settings = replace(settings, cluster=args.cluster)
     if server_commands.is_server_address(args.path):
         return server_commands.ingest_from_server(args, settings)
     summary = ingest_folder(settings, Path(args.path), workers=args.workers)
@@ -57,6 +60,11 @@ def register(cli: CommandLine) -> None:
     )
     parser.add_argument("path", help="folder or file, or a Subsonic server: subsonic://USER@HOST[:PORT]")
     parser.add_argument("--workers", type=int, help="processes for audio analysis (default: all cores)")
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="analyse the audio on a Dask cluster's workers (tcp://HOST:8786; MOODTUNE_CLUSTER); needs the cluster extra",
+    )
     server_commands.add_ingest_arguments(parser)
     server_commands.register(cli)
     cli.add("stats", group="catalog", help="counts by source, top genre and top mood", handler=_stats)

@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,9 @@ TEXT_RECIPE = "2"
 # of a song's mood, and a short title's reading drowns in them.
 _TITLE_NOTE = re.compile(r"\s*(\([^)]*\)|\[[^\]]*\])")
 _CATALOGUE_NUMBER = re.compile(r"(?:\b(?:no|nr|op|bwv|hob|kv|k|d)\.?|#)\s*\d+[a-z]?\b", re.IGNORECASE)
-_VERSION_SUFFIX = re.compile(r"\s+-\s+[^-]*\b(?:remaster(?:ed)?|live|mix|edit|version|mono|stereo|demo)\b.*$", re.IGNORECASE)
+_VERSION_SUFFIX = re.compile(
+    r"\s+-\s+[^-]*\b(?:remaster(?:ed)?|live|mix|edit|version|mono|stereo|demo)\b.*$", re.IGNORECASE
+)
 
 
 @dataclass
@@ -109,18 +112,49 @@ def _analyse(path_str: str) -> tuple[str, dict]:
     return path_str, {"result": result, "tags": tags}
 
 
+# The analysis versions this process's models give (a cluster worker's, checked once per process).
+_WORKER_MODELS: dict[str, str] | None = None
+# What a worker's own models must match for its analysis to be stamped with the ingesting process's versions.
+AUDIO_MODEL_KEYS = ("style", "audio", "tagger", "audio_reading")
+
+
+def _analyse_sent(path_str: str, data: bytes, models: dict[str, str]) -> tuple[str, dict]:
+    """Cluster worker: `_analyse` of a file sent as its bytes (the nodes share no filesystem).
+
+    The bytes are written to a temporary file of the same name, so the tags and the format are
+    read as from the original. A worker whose audio models differ from the ingesting process's
+    reports every file as failed, rather than store readings under the wrong versions.
+    """
+    global _WORKER_MODELS
+    if _WORKER_MODELS is None:
+        _WORKER_MODELS = analysis_versions(Settings.load())
+    differ = {
+        k: (_WORKER_MODELS.get(k), models.get(k)) for k in AUDIO_MODEL_KEYS if _WORKER_MODELS.get(k) != models.get(k)
+    }
+    if differ:
+        import socket
+
+        return path_str, {"error": f"worker {socket.gethostname()} has other models (theirs, ours): {differ}"}
+    with tempfile.TemporaryDirectory(prefix="moodtune-analyse-") as folder:
+        copy = Path(folder) / Path(path_str).name
+        copy.write_bytes(data)
+        _, analysed = _analyse(str(copy))
+    return path_str, analysed
+
+
 _THREADS_SET = False
 
 
-def _one_thread_per_worker() -> None:
+def _one_thread_per_worker(*, force: bool = False) -> None:
     """In a pool's worker process: one torch thread and one BLAS thread (the workers share the cores).
 
     torch takes every core by default, and numpy's OpenBLAS starts its own threads before the
     pool's initializer can set OMP_NUM_THREADS (the spawned process imports the parent's main
     module first); idle OpenBLAS threads spin, so two workers would fight over the same cores.
+    `force`: in a process that is not a pool's child (a cluster worker, moodtune/cluster.py).
     """
     global _THREADS_SET
-    if _THREADS_SET or multiprocessing.parent_process() is None:
+    if _THREADS_SET or (multiprocessing.parent_process() is None and not force):
         return
     import torch
     from threadpoolctl import threadpool_limits
@@ -347,7 +381,10 @@ def ingest_folder(
     licence: str = "",
     store: CatalogStore | None = None,
     progress: bool = True,
+    cluster: str | None = None,
 ) -> IngestSummary:
+    """Ingest the audio under `root`; `cluster` (or settings.cluster): a Dask scheduler whose
+    workers analyse the audio instead of `workers` local processes (moodtune/cluster.py)."""
     from tqdm import tqdm
 
     root = Path(root)
@@ -399,6 +436,7 @@ def ingest_folder(
             summary.updated += len(refreshed)
     if not todo:
         return summary
+    cluster = cluster or settings.cluster
     workers = max(1, workers or settings.workers)
     bar = tqdm(total=len(todo), desc="ingesting", unit="file", disable=not progress)
     pending: list[tuple[Path, dict]] = []
@@ -431,14 +469,40 @@ def ingest_folder(
         if len(pending) >= BATCH_SIZE:
             flush()
 
-    if workers == 1:
-        for path in todo:
-            handle(*_analyse(str(path)))
-    else:
-        # Workers import librosa/sklearn once each; chunks keep inter-process chatter low.
-        with process_pool(workers, analyses_audio=True) as pool:
-            for path_str, analysed in pool.map(_analyse, [str(p) for p in todo], chunksize=2):
-                handle(path_str, analysed)
+    for path_str, analysed in _analyses(todo, workers=workers, cluster=cluster, models=models, bar=bar):
+        handle(path_str, analysed)
     flush()
     bar.close()
     return summary
+
+
+def _analyses(
+    todo: list[Path], *, workers: int, cluster: str | None, models: dict[str, str], bar
+) -> Iterator[tuple[str, dict]]:
+    """(path, `_analyse` result) of each file: in this process, a local pool, or a cluster's workers.
+
+    The order may differ between them; everything done with the results is the same.
+    """
+    if cluster:
+        from moodtune.cluster import connect, map_unordered, worker_threads
+
+        client = connect(cluster)
+        try:
+            bar.set_description(f"ingesting on {worker_threads(client)} cluster workers")
+            sent = map_unordered(
+                client, _analyse_sent, [str(p) for p in todo], lambda p: (p, Path(p).read_bytes(), models)
+            )
+            for path_str, result, error in sent:
+                if error is not None:  # e.g. KilledWorker: the file's analysis killed every worker it ran on
+                    yield path_str, {"error": f"the cluster could not analyse it: {type(error).__name__}: {error}"}
+                else:
+                    yield result
+        finally:
+            client.close()
+    elif workers == 1:
+        for path in todo:
+            yield _analyse(str(path))
+    else:
+        # Workers import librosa/sklearn once each; chunks keep inter-process chatter low.
+        with process_pool(workers, analyses_audio=True) as pool:
+            yield from pool.map(_analyse, [str(p) for p in todo], chunksize=2)

@@ -77,6 +77,8 @@ class Settings:
     max_message_chars: int = 2000  # longer messages are cut (with a note), never sent whole to the LLM
     max_queue: int = 8  # requests waiting for the shared LLM before "busy"
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    # A Dask scheduler (tcp://HOST:8786) whose workers do ingestion's audio analysis; None: local processes.
+    cluster: str | None = None
     log_level: str = "WARNING"
     # A track's emotion = w * text emotion + (1 - w) * audio mood, when it has readable text.
     # Titles and tags alone get an equal share with the audio. Measured on the demo with the
@@ -112,6 +114,7 @@ class Settings:
         "MOODTUNE_MAX_BODY_KB": "max_body_kb",
         "MOODTUNE_MAX_UPLOAD_MB": "max_upload_mb",
         "MOODTUNE_WORKERS": "workers",
+        "MOODTUNE_CLUSTER": "cluster",
         "MOODTUNE_LOG_LEVEL": "log_level",
         "MOODTUNE_SUBSONIC_STAR": "subsonic_star_feedback",
         "MOODTUNE_SUBSONIC_CACHE_MB": "subsonic_cache_mb",
@@ -144,7 +147,9 @@ class Settings:
                 elif kind.startswith("int"):
                     coerced[name] = int(value)  # type: ignore[arg-type]
                 elif kind == "bool":
-                    coerced[name] = value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+                    coerced[name] = (
+                        value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+                    )
                 else:
                     coerced[name] = value
             except ValueError as exc:

@@ -101,3 +101,9 @@ class AudioTooLongError(AudioReadError):
 
 class SpeechEngineMissingError(ModelMissingError):
     """The speech synthesiser (Debian's espeak-ng) is not installed."""
+
+
+class ClusterError(MoodtuneError):
+    """The distributed engine (a Dask scheduler and its workers) cannot be reached or used."""
+
+    http_status = 503
