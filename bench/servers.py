@@ -1,4 +1,4 @@
-"""Real music servers on loopback for the tests and the Subsonic benchmark: supysonic and MPD.
+"""Real servers on loopback for the tests and benchmarks: supysonic, MPD and a Chroma server.
 
 Nothing here is used by Moodtune itself; it starts the servers Moodtune talks to, each with
 its own configuration, database and port in a temporary folder, and stops them.
@@ -11,6 +11,8 @@ its own configuration, database and port in a temporary folder, and stops them.
   needs gunicorn, gevent or waitress and a port chosen beforehand, so it is not used.
 - MPD (Debian's `mpd`): a config file with a loopback port chosen just before it starts (MPD
   cannot report a port it picked itself), a null audio output, its own music directory.
+- Chroma (`chroma run`, chromadb's CLI in the venv): its own data folder, a loopback port chosen
+  just before it starts, telemetry off; the catalog's server mode (MOODTUNE_CHROMA_URL).
 """
 
 from __future__ import annotations
@@ -230,3 +232,60 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
     if process.stdout:
         process.stdout.close()
+
+
+@dataclass
+class ChromaServer:
+    """A running `chroma run`: `url` (http://127.0.0.1:PORT) for MOODTUNE_CHROMA_URL, its data folder."""
+
+    url: str
+    path: Path
+    process: subprocess.Popen = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def __enter__(self) -> ChromaServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def chroma_binary() -> str:
+    beside = Path(sys.executable).with_name("chroma")
+    return str(beside) if beside.exists() else (shutil.which("chroma") or "chroma")
+
+
+def start_chroma(path: Path, *, attempts: int = 3, timeout: float = 60.0) -> ChromaServer:
+    """`chroma run --path PATH` on a loopback port; ready (heartbeat answers) when this returns."""
+    import httpx
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    last_error = ""
+    for _ in range(attempts):  # the port is chosen before Chroma binds it: another process may take it first
+        port = free_port()
+        log = path.parent / f"{path.name}.chroma.log"
+        process = subprocess.Popen(
+            [chroma_binary(), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "w"),  # noqa: SIM115
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
+                    return ChromaServer(url, path, process)
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        _stop(process)
+        last_error = log.read_text()[-2000:] if log.exists() else ""
+    raise RuntimeError(f"chroma run did not start: {last_error}")
