@@ -105,7 +105,7 @@ def map_unordered(
     pending = iter(keys)
     futures: dict[Any, str] = {}
     unsent: list[tuple[str, BaseException]] = []  # keys whose arguments could not be made (a file gone)
-    finished = distributed.as_completed()
+    finished = distributed.as_completed(loop=client.loop)  # set_as_default=False: no default client to find
 
     def send_next() -> None:
         for key in pending:
