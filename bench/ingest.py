@@ -6,6 +6,7 @@ measured separately.
 
     python -m bench.ingest
     python -m bench.ingest --real [--limit N]   # real recordings -> bench/results/ingest_realaudio.json
+    python -m bench.ingest --scale [--clips N]  # the local pool against a Dask cluster -> bench/results/scale.json
 
 `--real` ingests the labelled Debian game-music tracks of shared/eval/realaudio_dev/manifest.jsonl
 (installed by its install.sh under /usr/share/games; 53 Ogg Vorbis + 1 MP3, 2-5 minutes each)
@@ -47,7 +48,7 @@ def _cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
-def _timed_ingest(settings: Settings, folder: Path, *, workers: int) -> dict:
+def _timed_ingest(settings: Settings, folder: Path, *, workers: int, cluster: str | None = None) -> dict:
     """Ingest a folder into a fresh home and time it: files/s, seconds, CPU seconds per file, added, failed.
 
     The CPU seconds (start-up and model loads included) say what a file costs whatever else shares
@@ -55,7 +56,7 @@ def _timed_ingest(settings: Settings, folder: Path, *, workers: int) -> dict:
     process's share (text models, Chroma writes, the JIT warm-up) and "workers" the pool's.
     """
     start, (main_cpu, workers_cpu) = time.perf_counter(), _cpu_seconds()
-    summary = ingest_folder(settings, folder, workers=workers, progress=False)
+    summary = ingest_folder(settings, folder, workers=workers, progress=False, cluster=cluster)
     seconds = time.perf_counter() - start
     main_after, workers_after = _cpu_seconds()
     files = max(1, summary.added)
@@ -258,6 +259,71 @@ def _tagger_speed() -> dict:
     return {name: tagger_bench(MusicTagger.load(name), threads=1) for name in TAGGER_MODELS}
 
 
+def _size(data: bytes) -> int:
+    """A task that does nothing with a file: what sending it to a worker and back costs."""
+    return len(data)
+
+
+def scale_main(n_clips: int = 6, worker_counts: tuple[int, ...] = (1, 2, 4)) -> dict:
+    """Files/s of the local pool and of a Dask cluster (a LocalCluster on loopback) at 1, 2, 4 workers.
+
+    On this 2-core machine 4 workers are simulated: 4 processes share 2 cores, which shows the
+    engine's overhead at that fan-out, not a speed-up. The pool's run includes starting its
+    processes and loading the models in each (as every `moodtune ingest` does); the cluster's
+    workers load the models on a first one-file ingest (timed apart), and the timed run is the
+    steady state of a running cluster. Both write an embedded store. The results file is
+    rewritten after each worker count, so an interrupted run keeps what finished.
+    """
+    from distributed import Client, LocalCluster
+
+    from moodtune.cluster import map_unordered
+
+    work = Path(tempfile.mkdtemp(prefix="moodtune-ingest-scale-"))
+    try:
+        clips = work / "clips"
+        for plan in plan_clips()[:: max(1, 300 // n_clips)][:n_clips]:
+            render_plan(plan, clips, seconds=36.0)
+        files = sorted(clips.glob("*.flac"))
+        figures: dict = {
+            "clips": len(files),
+            "clip_seconds": 36,
+            "engine": "Dask distributed (LocalCluster, one thread per worker process, loopback)",
+            "store": "embedded Chroma in the ingesting process, for both",
+            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        }
+        for n in worker_counts:
+            row: dict = {}
+            settings = Settings.load(home=work / f"pool{n}").ensure_dirs()
+            row["local_pool"] = _timed_ingest(settings, clips, workers=n)
+            with (
+                LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+                ) as cluster,
+                Client(cluster, set_as_default=False) as client,
+            ):
+                one = work / f"one{n}"
+                one.mkdir()
+                (one / files[0].name).symlink_to(files[0])
+                settings = Settings.load(home=work / f"warm{n}").ensure_dirs()
+                row["cluster_warm_up_one_file"] = _timed_ingest(
+                    settings, one, workers=n, cluster=cluster.scheduler_address
+                )
+                settings = Settings.load(home=work / f"cluster{n}").ensure_dirs()
+                row["cluster_warm"] = _timed_ingest(settings, clips, workers=n, cluster=cluster.scheduler_address)
+                start = time.perf_counter()
+                sent = list(map_unordered(client, _size, [str(f) for f in files], lambda p: (Path(p).read_bytes(),)))
+                row["engine_round_trip_ms_per_file"] = round(1000 * (time.perf_counter() - start) / len(sent), 1)
+            warm, pool = row["cluster_warm"]["seconds"], row["local_pool"]["seconds"]
+            row["cluster_warm_minus_pool_seconds_per_file"] = round((warm - pool) / len(files), 2)
+            row["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            figures[f"workers_{n}"] = row
+            figures["mean_file_mb"] = round(sum(f.stat().st_size for f in files) / len(files) / 2**20, 2)
+            write_results("scale", figures)
+        return figures
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _duration(path: Path) -> float:
     import soundfile as sf
 
@@ -270,8 +336,12 @@ if __name__ == "__main__":
     parser.add_argument("--limit", type=int, help="only the first N real tracks")
     parser.add_argument("--name", default="ingest_realaudio", help="results file name for --real")
     parser.add_argument("--profile-only", action="store_true", help="print one file's stage profile and stop")
+    parser.add_argument("--scale", action="store_true", help="the local pool against a Dask cluster (scale.json)")
+    parser.add_argument("--clips", type=int, default=6, help="rendered clips for --scale")
     args = parser.parse_args()
-    if args.profile_only:
+    if args.scale:
+        scale_main(args.clips)
+    elif args.profile_only:
         print(json.dumps(profile_one_file(real_tracks()[5]), indent=2))
     elif args.real:
         real_main(args.limit, name=args.name)

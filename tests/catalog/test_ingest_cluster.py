@@ -106,6 +106,8 @@ def test_a_worker_killed_midway_loses_and_duplicates_nothing_and_matches_local_i
     # The nanny brought the killed worker back: two workers, neither the killed process.
     client.wait_for_workers(2, timeout=120)
     assert killed not in client.run(os.getpid).values()
+    # The analysis plugin reached both, the restarted one too: one torch thread each.
+    assert set(client.run(lambda: __import__("torch").get_num_threads()).values()) == {1}
 
     # Each file exactly once, in every collection.
     stored = [t.id for t in remote.iter_tracks()]
