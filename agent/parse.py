@@ -188,7 +188,7 @@ def interpret(
     mood_counts, negated_moods = lexicon.mood_mentions(text)
     # A genre the model listed as an artist ("punk rock", "afro-beat", "electropop") is a genre
     # when the text writes it in lowercase; "Baby Metal" and "Iggy Pop" stay names.
-    as_genres = [n for n in raw.get("a", []) if lexicon.looks_like_genre(n) and n.lower() in text and n.lower() == n]
+    as_genres = [n for n in raw.get("a", []) if n == n.lower() and n in text and lexicon.looks_like_genre(n)]
     if as_genres:
         raw = {**raw, "g": [*raw.get("g", []), *as_genres], "a": [n for n in raw["a"] if n not in as_genres]}
     english = (raw.get("e") or "").strip()
