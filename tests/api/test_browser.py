@@ -266,6 +266,7 @@ REVIEW_WORDS = {
 def review_tab_follows_the_language(browser, wait, agent, language: str, request_text: str) -> None:
     """A reviewer (local use) opens the logged reply in the Review tab: labels and contents in the page's language,
     and a verdict given in Chinese is stored as the same verdict as in English."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     tab_name, labels, contents, recorded = REVIEW_WORDS[language]
@@ -278,10 +279,20 @@ def review_tab_follows_the_language(browser, wait, agent, language: str, request
     english = {"Session", "Reply", "Note", "Record verdict", "Explanation"}
     assert language == "en" or not [word for word in english if word in tab], "no English label left in Chinese"
 
+    def option(text: str):
+        """The dropdown option holding `text`, or None while the list is still being drawn (its elements go stale)."""
+
+        def find(driver):
+            try:
+                return next((o for o in driver.find_elements(By.CSS_SELECTOR, "[role=option]") if text in o.text), None)
+            except StaleElementReferenceException:
+                return None
+
+        return find
+
     def pick(box_id: str, text: str) -> None:
         browser.find_element(By.CSS_SELECTOR, f"#{box_id} input").click()
-        wait.until(lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]") if text in o.text])
-        next(o for o in browser.find_elements(By.CSS_SELECTOR, "[role=option]") if text in o.text).click()
+        wait.until(option(text)).click()
 
     session_id = agent.review.sessions()[0]["session_id"]
     pick("mt-review-session", session_id)
