@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import process_memory_mb, write_results
-from catalog.store import CatalogStore, affect_embedding, track_metadata
+from catalog.store import CatalogStore, affect_embedding, filter_metadata, track_metadata
 from moodtune.config import Settings
 from moodtune.types import GENRES, MOOD_NAMES, EmotionVector, StyleVector, Track
 from tools.search import SearchFilters, search_catalog
@@ -99,7 +99,7 @@ def write_rows(store: CatalogStore, tracks: list[Track], text: np.ndarray, *, co
     store.affect.upsert(
         ids=[t.id for t in tracks],
         embeddings=[affect_embedding(t.emotion, t.style) for t in tracks],
-        metadatas=[track_metadata(t) for t in tracks],
+        metadatas=[filter_metadata(track_metadata(t)) for t in tracks],
         documents=[t.text for t in tracks],
     )
 

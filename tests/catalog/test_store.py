@@ -79,13 +79,42 @@ def test_writing_a_track_again_without_its_sound_keeps_its_sound(settings, track
     tracks, embeddings = _tagged(track_factory, sound_clips, ["metal_a", "jazz_a"])
     store = CatalogStore.open(settings)
     store.upsert(tracks, audio_embeddings=embeddings)
-    store.upsert([tracks[0].with_(title="Renamed", path="/music/moved.flac")])  # a path update, as ingest does
+    # A retag and a path update, as ingest writes them.
+    store.upsert([tracks[0].with_(title="Renamed", artist="New Artist", path="/music/moved.flac")])
     assert store.count_audio() == 2
     assert store.audio_embeddings(["metal_a"])["metal_a"] == pytest.approx(embeddings["metal_a"], abs=1e-6)
     renamed = store.audio.get(ids=["metal_a"], include=["metadatas"])["metadatas"][0]
-    assert renamed["title"] == "Renamed", "the audio collection's metadata follows the track"
+    assert renamed["artist_lc"] == "new artist", "the audio collection's filter fields follow the track"
+    again = store.get_one("metal_a")
+    assert (again.title, again.path) == ("Renamed", "/music/moved.flac")
     store.delete(["metal_a"])
     assert store.count_audio() == 1 and store.audio_embeddings(["metal_a"]) == {}
+
+
+@pytest.mark.parametrize("filters", [
+    SearchFilters(
+        exclude_artists=("a",), artists=("b",), exclude_genres=("jazz", "funk"), tempo_range=(60.0, 90.0),
+        duration_range=(30.0, 300.0), instrumental_only=True, source="user",
+    ),
+])
+def test_the_lean_collections_carry_every_field_a_filter_reads(settings, track_factory, filters):
+    from catalog.store import FILTER_KEYS
+
+    def keys(where: dict) -> set[str]:
+        out = set()
+        for key, value in where.items():
+            out |= set().union(*(keys(c) for c in value)) if key in ("$and", "$or") else {key}
+        return out
+
+    assert keys(filters.where()) <= set(FILTER_KEYS)
+    store = CatalogStore.open(settings)
+    track = track_factory("t", mood="calm", genre="jazz", artist="Someone")
+    store.upsert([track])
+    lean = store.affect.get(ids=["t"], include=["metadatas"])["metadatas"][0]
+    assert set(lean) == set(FILTER_KEYS), "the affect collection holds the filter fields only"
+    again = store.get_one("t")
+    assert again.with_(emotion=track.emotion, style=track.style) == track, "the whole record comes back from the text collection"
+    assert again.emotion.probs == pytest.approx(track.emotion.probs) and again.style.probs == pytest.approx(track.style.probs)
 
 
 def test_store_persists_across_opens(settings, track_factory):
