@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import write_results
+from bench.common import RESULTS_DIR, write_results
 from bench.plots import confusion_png
 from catalog.demo import plan_clips, render_plan
 from catalog.ingest import ingest_folder
@@ -318,10 +318,26 @@ def scale_main(n_clips: int = 6, worker_counts: tuple[int, ...] = (1, 2, 4)) -> 
             row["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             figures[f"workers_{n}"] = row
             figures["mean_file_mb"] = round(sum(f.stat().st_size for f in files) / len(files) / 2**20, 2)
+            figures["search"] = search_figures()
             write_results("scale", figures)
         return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def search_figures() -> dict:
+    """The catalog-server search rows of bench/results/scale_search.json (bench/search_scale.py --server), so
+    scale.json holds the issue's figures in one place; that benchmark's own file keeps the details."""
+    path = RESULTS_DIR / "scale_search.json"
+    if not path.is_file():
+        return {"missing": "run python -m bench.search_scale --server"}
+    found = json.loads(path.read_text(encoding="utf-8"))
+    keep = ("tracks", "build_seconds_cumulative", "server_rss_mb", "disk_mb", "no_filters", "with_filters", "load_average_1_5_15")
+    return {
+        "from": "bench/results/scale_search.json",
+        "its_git_commit": found.get("machine", {}).get("git_commit"),
+        "sizes": [{k: row[k] for k in keep if k in row} for row in found["figures"]["sizes"]],
+    }
 
 
 def _duration(path: Path) -> float:
