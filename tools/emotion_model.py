@@ -135,6 +135,71 @@ def read_labelled_tsv(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def read_fine_goemotions(data_dir: Path, split: str) -> list[tuple[str, str]]:
+    """Single-label rows of GoEmotions' fine-grained `split` (train, dev, test) as (text, label)."""
+    labels = tuple((data_dir / "original_labels.txt").read_text().split())
+    return read_goemotions(data_dir / f"original_{split}.tsv", labels)
+
+
+def mood_comments(rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """GoEmotions comments whose label carries over to a mood, per mood (in order of first appearance)."""
+    by_mood: dict[str, list[str]] = {}
+    for text, label in rows:
+        if label in GOEMOTIONS_TO_MOOD:
+            by_mood.setdefault(GOEMOTIONS_TO_MOOD[label], []).append(text)
+    return by_mood
+
+
+def mood_head_rows(
+    fine_train: Sequence[tuple[str, str]], *, comments_per_mood: int, prototype_weight: float, seed: int
+) -> tuple[list[str], list[str], list[float]]:
+    """A mood head's training rows (texts, moods, sample weights): sampled comments plus our prototypes.
+
+    Every mood head (this English one and the multilingual one) learns from these same rows.
+    """
+    rng = random.Random(seed)
+    texts, moods, weights = [], [], []
+    for mood, comments in mood_comments(fine_train).items():
+        for text in rng.sample(comments, min(len(comments), comments_per_mood)):
+            texts.append(text)
+            moods.append(mood)
+            weights.append(1.0)
+    for text, mood in read_labelled_tsv(PROTOTYPES_PATH):
+        texts.append(text)
+        moods.append(mood)
+        weights.append(prototype_weight)
+    return texts, moods, weights
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def fit_mood_head(
+    features: np.ndarray, moods: Sequence[str], weights: Sequence[float], *, l2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression from sentence vectors to MOODS: (weights (8, d), bias (8,))."""
+    from sklearn.linear_model import LogisticRegression
+
+    target = np.array([MOOD_NAMES.index(m) for m in moods])
+    head = LogisticRegression(C=1.0 / l2, max_iter=2000)
+    head.fit(features, target, sample_weight=np.asarray(weights))
+    if list(head.classes_) != list(range(len(MOOD_NAMES))):
+        raise InputError("mood head training data must contain every mood")
+    return head.coef_.astype(np.float32), head.intercept_.astype(np.float32)
+
+
+def mood_centroids(embeddings: np.ndarray, moods: Sequence[str]) -> np.ndarray:
+    """Mean embedding per mood, renormalised so a dot product with a unit vector is a cosine."""
+    labels = np.array([MOOD_NAMES.index(mood) for mood in moods])
+    if set(labels.tolist()) != set(range(len(MOOD_NAMES))):
+        raise InputError("the prototype sentences must cover every mood")
+    centroids = np.stack([embeddings[labels == i].mean(axis=0) for i in range(len(MOOD_NAMES))])
+    return (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).astype(np.float32)
+
+
 def _torch():
     import torch
 
@@ -202,17 +267,11 @@ class EmotionModel:
         return np.concatenate(out) if out else np.zeros((0, len(EKMAN_LABELS)))
 
     def mood_probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        logits = embeddings @ self.mood_weights.T + self.mood_bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(embeddings @ self.mood_weights.T + self.mood_bias)
 
     def prototype_probabilities(self, sentence_embeddings: np.ndarray) -> np.ndarray:
         """Softmax of the untuned encoder's cosine similarity to each mood's prototype centroid."""
-        logits = sentence_embeddings @ self.mood_centroids.T / self.prototype_temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(sentence_embeddings @ self.mood_centroids.T / self.prototype_temperature)
 
     def predict_moods(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """(n, 8) probabilities over MOODS: the mood head and the prototype reading, mixed."""
@@ -257,27 +316,13 @@ class EmotionModel:
         self.encoder.eval()
 
     def fit_moods(self, texts: Sequence[str], moods: Sequence[str], weights: Sequence[float], *, l2: float) -> None:
-        from sklearn.linear_model import LogisticRegression
-
-        features = self.embed(texts)
-        target = np.array([MOOD_NAMES.index(m) for m in moods])
-        head = LogisticRegression(C=1.0 / l2, max_iter=2000)
-        head.fit(features, target, sample_weight=np.asarray(weights))
-        if list(head.classes_) != list(range(len(MOOD_NAMES))):
-            raise InputError("mood head training data must contain every mood")
-        self.mood_weights = head.coef_.astype(np.float32)
-        self.mood_bias = head.intercept_.astype(np.float32)
+        self.mood_weights, self.mood_bias = fit_mood_head(self.embed(texts), moods, weights, l2=l2)
 
     def fit_prototypes(self, prototypes: Sequence[tuple[str, str]], *, temperature: float, head_share: float) -> None:
         """Mean untuned-encoder embedding per mood, renormalised so the dot product is a cosine."""
         from tools.encoder import embed_texts
 
-        embeddings = embed_texts([text for text, _ in prototypes])
-        labels = np.array([MOOD_NAMES.index(mood) for _, mood in prototypes])
-        if set(labels.tolist()) != set(range(len(MOOD_NAMES))):
-            raise InputError("the prototype sentences must cover every mood")
-        centroids = np.stack([embeddings[labels == i].mean(axis=0) for i in range(len(MOOD_NAMES))])
-        self.mood_centroids = (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).astype(np.float32)
+        self.mood_centroids = mood_centroids(embed_texts([text for text, _ in prototypes]), [m for _, m in prototypes])
         self.prototype_temperature = temperature
         self.head_share = head_share
 
@@ -368,8 +413,7 @@ def train_emotion_model(
     start = time.perf_counter()
     ekman_train = read_goemotions(data_dir / "ekman_train.tsv", EKMAN_LABELS)
     ekman_test = read_goemotions(data_dir / "ekman_test.tsv", EKMAN_LABELS)
-    fine_labels = tuple((data_dir / "original_labels.txt").read_text().split())
-    fine_train = read_goemotions(data_dir / "original_train.tsv", fine_labels)
+    fine_train = read_fine_goemotions(data_dir, "train")
 
     if reuse_encoder:
         model = EmotionModel.load_encoder(out_dir)
@@ -386,21 +430,12 @@ def train_emotion_model(
     f1, per_class = macro_f1(truth, predicted, len(EKMAN_LABELS))
     accuracy = float(np.mean(np.array(truth) == np.array(predicted)))
 
-    rng = random.Random(config.seed)
-    by_mood: dict[str, list[str]] = {}
-    for text, label in fine_train:
-        if label in GOEMOTIONS_TO_MOOD:
-            by_mood.setdefault(GOEMOTIONS_TO_MOOD[label], []).append(text)
-    texts, moods, weights = [], [], []
-    for mood, comments in by_mood.items():
-        for text in rng.sample(comments, min(len(comments), config.head_comments_per_mood)):
-            texts.append(text)
-            moods.append(mood)
-            weights.append(1.0)
-    for text, mood in read_labelled_tsv(PROTOTYPES_PATH):
-        texts.append(text)
-        moods.append(mood)
-        weights.append(config.prototype_weight)
+    texts, moods, weights = mood_head_rows(
+        fine_train,
+        comments_per_mood=config.head_comments_per_mood,
+        prototype_weight=config.prototype_weight,
+        seed=config.seed,
+    )
     model.fit_moods(texts, moods, weights, l2=config.head_l2)
     model.fit_prototypes(
         read_labelled_tsv(PROTOTYPES_PATH), temperature=config.prototype_temperature, head_share=config.head_share

