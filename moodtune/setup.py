@@ -17,6 +17,7 @@ from moodtune.weights import assemble_llm, llm_status
 # Shipped artefacts: directory name -> the command that rebuilds it.
 SHIPPED_ARTEFACTS = {
     "emotion": "moodtune train emotion",
+    "emotion_multilingual": "moodtune train emotion-multilingual",
     "style": "moodtune train style",
     # Converted once from musicnn's checkpoints (tools/tagger_convert.py); the files are in git.
     "tagger": "git checkout -- models/tagger",

@@ -22,6 +22,15 @@ def _train_emotion(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _train_emotion_multilingual(args: argparse.Namespace, settings: Settings) -> int:
+    from tools.emotion_model import GOEMOTIONS_DIR
+    from tools.emotion_multilingual import ARTEFACT_DIR, train_multilingual_head
+
+    manifest = train_multilingual_head(data_dir=Path(args.data or GOEMOTIONS_DIR), out_dir=Path(args.out or ARTEFACT_DIR))
+    print(json.dumps(manifest["meta"], indent=2))
+    return 0
+
+
 def _train_style(args: argparse.Namespace, settings: Settings) -> int:
     from tools.style import ARTEFACT_DIR, GTZAN_TABLE, SYNTHETIC_TABLE, train_style_model
 
@@ -53,6 +62,14 @@ def register(cli: CommandLine) -> None:
     parser.add_argument(
         "--reuse-encoder", action="store_true", help="keep the fine-tuned encoder, refit only the mood head"
     )
+    parser = cli.add(
+        "emotion-multilingual",
+        group="train",
+        handler=_train_emotion_multilingual,
+        help="fit the multilingual (USE v3) mood head that reads Chinese requests, on the English mood rows (~1-10 min)",
+    )
+    parser.add_argument("--data", help="folder with the GoEmotions TSVs (default data/goemotions)")
+    parser.add_argument("--out", help="artefact folder (default models/emotion_multilingual)")
     parser = cli.add(
         "style", group="train", handler=_train_style, help="train the SVM style classifier on GTZAN features"
     )
