@@ -1,7 +1,7 @@
 """The one public API of the agent, used by the CLI, the Gradio UI, the HTTP API and MCP.
 
 A turn is a plan written in code (no free-form agent loop):
-  parse (LLM) -> classify_emotion on the English paraphrase (the user's current mood)
+  parse (LLM) -> classify_emotion on the request as written (the user's current mood)
   -> classify_style on an uploaded clip (if any) -> search_catalog -> rank -> explain.
 A seed track ("more like the second one", /more N, `more_like_this` for the UI's button) or an
 uploaded clip also searches by sound (the music tagger's embedding): candidates get "sounds_like".
@@ -184,7 +184,7 @@ class Moodtune:
         with self._warming:
             try:
                 parse_request("calm piano", llm=self.llm, settings=self.settings)
-                classify_emotion(["calm piano"])
+                classify_emotion(["calm piano", "安静的钢琴曲"])  # both readers: English and multilingual
                 for name in TAGGER_MODELS:  # an uploaded clip's reading (~0.5 s to load both)
                     MusicTagger.load(name)
                 explain.warm_up(self.explainer)
@@ -208,11 +208,12 @@ class Moodtune:
             pass
 
     def _user_mood(self, intent: Intent) -> EmotionVector | None:
-        from tools.emotion import is_english_enough
         from tools.langchain_tools import emotion_tool
 
-        text = intent.english or intent.text
-        if not intent.is_music_request or not text.strip() or not is_english_enough(text):
+        # The user's own words, not the parser's paraphrase: the emotion tool reads English with
+        # the English classifier and Chinese with the multilingual head (bench/user_mood_zh.py).
+        text = intent.text
+        if not intent.is_music_request or not text.strip():
             return None
         return EmotionVector.from_mapping(emotion_tool.invoke({"texts": [text]})[0])
 

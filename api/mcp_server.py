@@ -66,7 +66,7 @@ def build_mcp_server(settings: Settings, *, agent: Moodtune | None = None) -> MC
 
     @server.tool()
     def classify_emotion(texts: list[str]) -> list[dict[str, float]]:
-        """Mood distribution (happy, sad, calm, energetic, romantic, nostalgic, angry, tense) of English texts."""
+        """Mood distribution (happy, sad, calm, energetic, romantic, nostalgic, angry, tense) of English or Chinese texts."""
         from tools.langchain_tools import emotion_tool
 
         with _clear_errors():

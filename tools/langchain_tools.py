@@ -22,7 +22,7 @@ from tools.style import classify_style
 
 
 class EmotionInput(BaseModel):
-    texts: list[str] = Field(description="English texts to classify (a request, or a track's title/tags/lyrics)")
+    texts: list[str] = Field(description="English or Chinese texts to classify (a request, or a track's title/tags/lyrics)")
 
 
 class StyleInput(BaseModel):
@@ -134,7 +134,7 @@ emotion_tool = StructuredTool.from_function(
     func=_emotion,
     name="classify_emotion",
     args_schema=EmotionInput,
-    description="Emotion distribution over happy, sad, calm, energetic, romantic, nostalgic, angry, tense for English texts.",
+    description="Emotion distribution over happy, sad, calm, energetic, romantic, nostalgic, angry, tense for English or Chinese texts.",
 )
 style_tool = StructuredTool.from_function(
     func=_style,

@@ -243,3 +243,11 @@ def test_a_turn_during_the_warm_up_waits_for_it_and_loads_nothing_twice(agent_fa
     warming.join()
     assert agent.warmed.is_set() and not agent.warming_up and reply.recommendations
     assert events == [("start", "warm-up"), ("end", "warm-up"), ("start", "request"), ("end", "request")]
+
+
+def test_user_mood_is_read_from_a_chinese_request_without_a_paraphrase(agent_factory):
+    agent = agent_factory(answer())
+    intent = Intent(emotion=EmotionVector.uniform(), text="分手了，心里特别难过，想听几首伤心的歌", english="", language="zh")
+    mood = agent._user_mood(intent)
+    assert mood is not None and mood.top == "sad", mood and mood.ranked()[:3]
+    assert agent._user_mood(replace(intent, is_music_request=False)) is None

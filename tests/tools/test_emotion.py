@@ -86,10 +86,12 @@ def test_blank_text_is_uniform_and_batches_match_single_calls():
         assert np.allclose(a.probs, b.probs, atol=1e-4)
 
 
-@pytest.mark.parametrize("bad", ["只是一首歌", "一人で聴きたい"])
-def test_non_english_text_is_a_clear_error(bad):
-    with pytest.raises(InputError, match="English"):
-        classify_emotion([bad])
+@pytest.mark.parametrize("text", ["只是一首歌", "一人で聴きたい"])
+def test_cjk_text_is_read_by_the_multilingual_head_not_the_english_model(text):
+    from tools.emotion import load_multilingual_head
+
+    [vector] = classify_emotion([text])
+    assert np.allclose(vector.probs, load_multilingual_head().predict_moods([text])[0], atol=1e-5)
 
 
 def test_a_single_string_is_refused():
