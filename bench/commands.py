@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("bench.ingest", "ingestion throughput with 1 and 2 worker processes on rendered clips"),
     "search-scale": ("bench.search_scale", "Chroma search latency and recall at 100k synthetic tracks"),
     "demo-truth": ("bench.demo_truth", "style/emotion tools against the demo catalog's generation recipes (needs the demo)"),
+    "user-mood-zh": ("bench.user_mood_zh", "the user's mood from Chinese requests: multilingual head, paraphrase route, rules; English for comparison"),
     "parse": ("bench.parse_eval", "request parsing on the shared dev set with the real LLM"),
     "adaptation": ("bench.adaptation", "precision@10 over feedback rounds for simulated users (needs the demo)"),
     "e2e": ("bench.e2e_eval", "whole turns on the dev requests against the demo's recipes (needs the demo and LLM)"),
