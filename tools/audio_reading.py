@@ -15,8 +15,9 @@ chosen on real dev recordings by `fit` (never on the demo's renderings).
 Mood: arousal and valence are each a logistic model (`MoodAxis`) over standardised features:
 tag probabilities plus the measured tempo and loudness. The zero-fit model reads a few named tags
 with hand-set signs (fast/loud/drums/metal/party against slow/soft/quiet/Mellow/ambient;
-happy/party/catchy against sad/metal/weird); `bench/fit_audio_reading.py` fits either the named
-tags or all 100 and keeps a fit only when it beats that prior leave-one-package-out. The
+happy/party/catchy against sad/metal/weird); `bench/fit_audio_reading.py` fits the named tags or
+all 100, read as probabilities or as log-odds, and keeps a fit only when it beats that prior
+leave-one-package-out (nested: the choice of features and strength made without the scored package). The
 circumplex position (valence, arousal) becomes a distribution over the eight moods as before.
 
 `AudioReader` is an estimator with fit/predict and a versioned, checksummed artefact in
@@ -37,13 +38,14 @@ import numpy as np
 
 from moodtune.artefacts import atomic_path, verify_artefact, write_manifest
 from moodtune.config import SHIPPED_MODELS_DIR
+from moodtune.errors import ModelCorruptError
 from moodtune.types import GENRES, EmotionVector, StyleVector
 from tools.audio_features import AudioFeatures
 from tools.style import emotion_from_valence_arousal
 from tools.tagger import MSD_TAGS, MTT_TAGS
 
 ARTEFACT_DIR = SHIPPED_MODELS_DIR / "audio_reading"
-VERSION = "1.1.0"
+VERSION = "1.2.0"  # 1.2.0: a mood axis may read its tags as log-odds (MoodAxis.tag_scale)
 
 # Which tags speak for which genre, and how strongly (a tag may speak for two). Genres the
 # tagger has no tag for (disco, reggae) rest on the SVM and the file's tag.
@@ -87,6 +89,11 @@ VALENCE_FEATURES = (
     "msd:happy", "msd:party", "msd:catchy", "msd:pop", "msd:dance", "msd:funk", "msd:easy listening",
     "msd:sad", "msd:metal", "msd:heavy metal", "msd:hard rock", "mtt:metal", "mtt:weird", "msd:experimental", "msd:ambient",
 )  # fmt: skip
+# How a mood axis may read a tag (MoodAxis.tag_scale), and where log-odds are clipped: the stored
+# tags are rounded to 4 decimals (tools/style.py TAG_DECIMALS), so 0 would be -inf.
+TAG_SCALES = ("prob", "logodds")
+TAG_CLIP = 1e-4
+READER_FIX = "git checkout -- models/audio_reading (or python -m bench.fit_audio_reading)"
 # The measured values beside the tags (tanh-squashed tempo around 110 BPM, loudness around -22 dB).
 MEASURED = ("tempo", "loudness")
 # Every tag of both taggers, for a mood model that may read any of them.
@@ -139,9 +146,12 @@ def _logistic(x: float) -> float:
 class MoodAxis:
     """A logistic model of one circumplex axis (arousal high/low, valence positive/negative).
 
-    p = logistic(((x - mean) / scale) · coef + bias) over named features: tag probabilities plus
-    the measured tempo and loudness (each squashed by tanh). The zero-fit model (mean 0, scale 1,
-    coef ±2 by the prior signs) is the hand-set reading the fit must beat out of sample.
+    p = logistic(((x - mean) / scale) · coef + bias) over named features: tags plus the measured
+    tempo and loudness (each squashed by tanh). A tag enters as its probability or, with
+    `tag_scale="logodds"`, as log(p / (1 - p)) (clipped at TAG_CLIP): the scale of the tagger's own
+    output layer, on which a tag's evidence adds up linearly, so a rare tag rising from 0.01 to 0.1
+    counts as much as a common one rising from 0.5 to 0.9. The zero-fit model (mean 0, scale 1,
+    coef ±2 by the prior signs, probabilities) is the hand-set reading the fit must beat out of sample.
     """
 
     features: tuple[str, ...]
@@ -149,6 +159,7 @@ class MoodAxis:
     mean: tuple[float, ...] = ()
     scale: tuple[float, ...] = ()
     bias: float = 0.0
+    tag_scale: str = "prob"
 
     @classmethod
     def prior(cls, signs: Mapping[str, float]) -> MoodAxis:
@@ -156,12 +167,24 @@ class MoodAxis:
         return cls(features=names, coef=tuple(2.0 * signs.get(n, 0.0) for n in names))
 
     @staticmethod
-    def raw(tags: Mapping[str, float], features: AudioFeatures | None, names: Sequence[str]) -> np.ndarray:
+    def raw(
+        tags: Mapping[str, float], features: AudioFeatures | None, names: Sequence[str], tag_scale: str = "prob"
+    ) -> np.ndarray:
+        if tag_scale not in TAG_SCALES:
+            raise ModelCorruptError(f"unknown tag scale {tag_scale!r} in the audio reader", hint=READER_FIX)
         measured = {
             "tempo": math.tanh((features.tempo - 110) / 35) if features and features.tempo else 0.0,
             "loudness": math.tanh((features.loudness_db + 22) / 6) if features else 0.0,
         }
-        return np.array([measured[n] if n in measured else tags.get(n, 0.0) for n in names], dtype=np.float64)
+
+        def tag(name: str) -> float:
+            p = tags.get(name, 0.0)
+            if tag_scale == "prob":
+                return p
+            p = min(max(p, TAG_CLIP), 1 - TAG_CLIP)
+            return math.log(p / (1 - p))
+
+        return np.array([measured[n] if n in measured else tag(n) for n in names], dtype=np.float64)
 
     def standardised(self, x: np.ndarray) -> np.ndarray:
         if not self.mean:
@@ -170,21 +193,28 @@ class MoodAxis:
 
     def decision(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
         """The linear score without the bias (what ranks tracks; the bias only moves the threshold)."""
-        return float(self.standardised(self.raw(tags, features, self.features)) @ np.asarray(self.coef))
+        x = self.raw(tags, features, self.features, self.tag_scale)
+        return float(self.standardised(x) @ np.asarray(self.coef))
 
     def probability(self, tags: Mapping[str, float], features: AudioFeatures | None) -> float:
         return _logistic(self.decision(tags, features) + self.bias)
 
     @classmethod
     def fit(
-        cls, rows: Sequence[tuple[Mapping[str, float], AudioFeatures | None]], labels: Sequence[int], *, features: Sequence[str], C: float
+        cls,
+        rows: Sequence[tuple[Mapping[str, float], AudioFeatures | None]],
+        labels: Sequence[int],
+        *,
+        features: Sequence[str],
+        C: float,
+        tag_scale: str = "prob",
     ) -> MoodAxis:
         """L2 logistic regression (strength C) on standardised features, classes balanced (our
         labelled sets lean towards high arousal; the threshold should not)."""
         from sklearn.linear_model import LogisticRegression
 
         names = tuple(features)
-        X = np.stack([cls.raw(tags, feats, names) for tags, feats in rows])
+        X = np.stack([cls.raw(tags, feats, names, tag_scale) for tags, feats in rows])
         mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
         model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit((X - mean) / scale, np.asarray(labels))
         return cls(
@@ -193,10 +223,18 @@ class MoodAxis:
             mean=tuple(round(float(m), 6) for m in mean),
             scale=tuple(round(float(v), 6) for v in scale),
             bias=float(model.intercept_[0]),
+            tag_scale=tag_scale,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"features": list(self.features), "coef": list(self.coef), "mean": list(self.mean), "scale": list(self.scale), "bias": self.bias}
+        return {
+            "features": list(self.features),
+            "coef": list(self.coef),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "bias": self.bias,
+            "tag_scale": self.tag_scale,
+        }
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> MoodAxis:
@@ -259,7 +297,7 @@ class AudioReader:
 
     @classmethod
     def load(cls, directory: Path = ARTEFACT_DIR) -> AudioReader:
-        manifest = verify_artefact(directory, name="audio_reading", fix="git checkout -- models/audio_reading (or python -m bench.fit_audio_reading)")
+        manifest = verify_artefact(directory, name="audio_reading", fix=READER_FIX)
         values = json.loads((directory / "reader.json").read_text(encoding="utf-8"))
         axes = {axis: MoodAxis.from_dict(values.pop(axis)) for axis in ("arousal", "valence")}
         return cls(**values, **axes, meta=manifest.get("meta", {}))

@@ -52,6 +52,44 @@ def test_fit_learns_the_sign_of_a_separating_tag_and_survives_a_round_trip():
     assert np.mean([(axis.probability(t, f) > 0.5) == bool(y) for (t, f), y in zip(rows, labels)]) > 0.9
 
 
+def test_a_logodds_axis_reads_rare_tags_on_the_taggers_own_scale_and_survives_a_round_trip():
+    names = ("mtt:fast", "msd:sad", *MEASURED)
+    tags = _tags(fast=0.9, sad=0.0)
+    x = MoodAxis.raw(tags, None, names, "logodds")
+    assert x[0] == pytest.approx(np.log(0.9 / 0.1))
+    assert np.isfinite(x[1]) and x[1] < -9  # a stored 0 is clipped, not -inf
+
+    # A rare tag rising 0.01 -> 0.1 moves a log-odds feature about as far as a common one rising
+    # 0.5 -> 0.9 (as probabilities it moves 4.4 times less).
+    def lo(name, p):
+        return MoodAxis.raw({name: p}, None, [name], "logodds")[0]
+
+    assert lo("msd:sad", 0.1) - lo("msd:sad", 0.01) == pytest.approx(
+        lo("mtt:fast", 0.9) - lo("mtt:fast", 0.5), rel=0.15
+    )
+    rng = np.random.default_rng(1)
+    rows, labels = [], []
+    for _ in range(60):
+        high = bool(rng.integers(2))
+        rows.append((_tags(fast=float(rng.uniform(0.05, 0.3) if high else rng.uniform(0.001, 0.04))), None))
+        labels.append(int(high))
+    axis = MoodAxis.fit(rows, labels, features=names, C=1.0, tag_scale="logodds")
+    assert axis.tag_scale == "logodds" and dict(zip(axis.features, axis.coef))["mtt:fast"] > 0
+    again = MoodAxis.from_dict(axis.to_dict())
+    assert [again.probability(t, f) for t, f in rows[:5]] == pytest.approx(
+        [axis.probability(t, f) for t, f in rows[:5]]
+    )
+    # An artefact written before tag scales existed reads its tags as probabilities.
+    old = {k: v for k, v in axis.to_dict().items() if k != "tag_scale"}
+    assert MoodAxis.from_dict(old).tag_scale == "prob"
+
+
+def test_an_unknown_tag_scale_in_the_artefact_names_the_fix():
+    axis = MoodAxis.from_dict({**MoodAxis.prior(AROUSAL_SIGNS).to_dict(), "tag_scale": "sqrt"})
+    with pytest.raises(ModelCorruptError, match="models/audio_reading"):
+        axis.probability(_tags(), None)
+
+
 def test_shipped_artefact_loads_with_its_fitted_arousal_model(tmp_path):
     reader = AudioReader.load()
     assert reader.meta["arousal"]["kept"] in ("fitted", "prior")
@@ -91,7 +129,9 @@ def real_readings():
     missing = [str(p) for p in (METAL, ORCHESTRAL) if not p.is_file()]
     if missing:
         if os.environ.get("MOODTUNE_REQUIRE_REALAUDIO"):
-            pytest.fail(f"real recordings missing: {missing} (apt-get install fretsonfire-songs-muldjord wesnoth-1.16-music)")
+            pytest.fail(
+                f"real recordings missing: {missing} (apt-get install fretsonfire-songs-muldjord wesnoth-1.16-music)"
+            )
         pytest.skip(f"real recordings not installed: {missing}")
     from tools.style import analyse_file
 
