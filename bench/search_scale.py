@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import process_memory_mb, write_results
-from catalog.store import CatalogStore, affect_embedding, filter_metadata, track_metadata
+from catalog.store import CatalogStore, affect_embedding, affect_rows, track_metadata
 from moodtune.config import Settings
 from moodtune.types import GENRES, MOOD_NAMES, EmotionVector, StyleVector, Track
 from tools.search import SearchFilters, search_catalog
@@ -96,13 +96,8 @@ def write_rows(store: CatalogStore, tracks: list[Track], text: np.ndarray, *, co
     if collections == "all":
         store.upsert(tracks, text_embeddings=text)
         return
-    # Only the collection the mood/style search queries, with the same rows store.upsert writes there.
-    store.affect.upsert(
-        ids=[t.id for t in tracks],
-        embeddings=[affect_embedding(t.emotion, t.style) for t in tracks],
-        metadatas=[filter_metadata(track_metadata(t)) for t in tracks],
-        documents=[t.text for t in tracks],
-    )
+    # Only the collection the mood/style search queries, with the rows store.upsert writes there.
+    store.affect.upsert(**affect_rows(tracks, [track_metadata(t) for t in tracks]))
 
 
 def measure_queries(

@@ -110,6 +110,17 @@ def filter_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {key: meta[key] for key in FILTER_KEYS}
 
 
+def affect_rows(tracks: Sequence[Track], metas: Sequence[Mapping[str, Any]]) -> dict[str, list]:
+    """What the affect collection holds for `tracks` (their `track_metadata` in `metas`): the
+    keyword arguments of its upsert."""
+    return {
+        "ids": [t.id for t in tracks],
+        "embeddings": [affect_embedding(t.emotion, t.style) for t in tracks],
+        "metadatas": [filter_metadata(m) for m in metas],
+        "documents": [t.text for t in tracks],
+    }
+
+
 def track_from_record(track_id: str, meta: dict[str, Any], text: str | None) -> Track:
     year = int(meta.get("year", -1))
     return Track(
@@ -248,16 +259,11 @@ class CatalogStore:
             text_embeddings = embed_texts([embedding_text(t) for t in tracks])
         ids = [t.id for t in tracks]
         metas = [track_metadata(t) for t in tracks]
-        documents = [t.text for t in tracks]
         audio_embeddings = audio_embeddings or {}
         try:
-            lean = [filter_metadata(m) for m in metas]
-            self.affect.upsert(
-                ids=ids,
-                embeddings=[affect_embedding(t.emotion, t.style) for t in tracks],
-                metadatas=lean,
-                documents=documents,
-            )
+            affect = affect_rows(tracks, metas)
+            lean = affect["metadatas"]
+            self.affect.upsert(**affect)
             self.text.upsert(
                 ids=ids, embeddings=np.asarray(text_embeddings, dtype=np.float32).tolist(), metadatas=metas
             )
