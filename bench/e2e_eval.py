@@ -6,11 +6,17 @@ For each dev request that names a genre among the ten or a mood: precision@10 fo
 request's accepted moods) and for both.
 
     python -m bench.e2e_eval      (needs the demo catalog in MOODTUNE_HOME)
+    python -m bench.e2e_eval --intents FILE --name e2e_old_parser
+                                  (the same, ranking intents another parser wrote: JSON lines of
+                                  {"text", "intent"}, to tell the parser's share of a change from
+                                  the catalog's)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -19,13 +25,36 @@ from bench.common import write_results
 from bench.parse_eval import DEV_SET, _norm_genre
 from catalog.demo import load_demo_truth
 from moodtune.config import Settings
-from moodtune.types import GENRES
+from moodtune.types import GENRES, EmotionVector, Intent, StyleVector
 
 
-def main(settings: Settings | None = None) -> dict:
+def recorded_intents(path: Path) -> dict[str, Intent]:
+    """Intents another parser wrote (dataclasses.asdict of its Intent), by request text; fields
+    this Intent does not have are dropped, the ones it added keep their defaults."""
+    known = set(Intent.__dataclass_fields__)
+    intents = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        fields = {k: v for k, v in row["intent"].items() if k in known}
+        fields["emotion"] = EmotionVector(tuple(fields["emotion"]["probs"]))
+        if fields.get("style"):
+            fields["style"] = StyleVector(tuple(fields["style"]["probs"]))
+        for key, value in list(fields.items()):
+            if isinstance(value, list):
+                fields[key] = tuple(value)
+        intents[row["text"]] = Intent(**fields)
+    return intents
+
+
+def main(settings: Settings | None = None, *, intents: Path | None = None, name: str = "e2e") -> dict:
     settings = settings or Settings.load()
     truth = load_demo_truth(settings)
     agent = Moodtune(settings)
+    if intents is not None:
+        import agent.session as session
+
+        recorded = recorded_intents(intents)
+        session.parse_request = lambda text, **_: recorded[text]
     rows = []
     for line in (json.loads(x) for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()):
         expect = line["expect"]
@@ -50,9 +79,15 @@ def main(settings: Settings | None = None) -> dict:
 
     figures = {"requests": len(rows), "genre_precision_at_10": mean("genre_p10"), "mood_precision_at_10": mean("mood_p10"),
                "both_precision_at_10": mean("both_p10"), "catalog": "demo-synthetic (300 clips)", "rows": rows}
-    write_results("e2e", figures)
+    if intents is not None:
+        figures["intents_from"] = str(intents)
+    write_results(name, figures)
     return figures
 
 
 if __name__ == "__main__":
-    main()
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("--intents", type=Path, help="rank these recorded intents instead of parsing")
+    cli.add_argument("--name", default="e2e", help="results file name (bench/results/NAME.json)")
+    args = cli.parse_args()
+    main(intents=args.intents, name=args.name)
