@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
-import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -31,8 +30,6 @@ from tools.audio_features import AUDIO_SUFFIXES
 from tools.fusion import fuse_emotion
 
 log = logging.getLogger(__name__)
-# Tracks per write (MOODTUNE_INGEST_BATCH: small in the kill -9 test, so a run holds several batches).
-BATCH_SIZE = int(os.environ.get("MOODTUNE_INGEST_BATCH") or 16)
 _LRC_TIMESTAMP = re.compile(r"\[[^\]]*\]")
 # What the emotion classifier reads of a title changed (see `mood_words`): the stored text
 # readings of older recipes are read again.
@@ -429,8 +426,8 @@ def ingest_folder(
         else:
             todo.append(path)
     for stale_tracks, audio in ((reading_stale, True), (text_stale, False)):
-        for start in range(0, len(stale_tracks), BATCH_SIZE):
-            batch = stale_tracks[start : start + BATCH_SIZE]
+        for start in range(0, len(stale_tracks), settings.ingest_batch):
+            batch = stale_tracks[start : start + settings.ingest_batch]
             refreshed = reread_text(batch, settings=settings, models=models, audio=audio)
             store.upsert(refreshed)
             summary.updated += len(refreshed)
@@ -466,7 +463,7 @@ def ingest_folder(
             summary.failed[path_str] = analysed["error"]
             return
         pending.append((Path(path_str), analysed))
-        if len(pending) >= BATCH_SIZE:
+        if len(pending) >= settings.ingest_batch:
             flush()
 
     for path_str, analysed in _analyses(todo, workers=workers, cluster=cluster, models=models, bar=bar):

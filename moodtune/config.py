@@ -79,6 +79,9 @@ class Settings:
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     # A Dask scheduler (tcp://HOST:8786) whose workers do ingestion's audio analysis; None: local processes.
     cluster: str | None = None
+    # Tracks analysed per catalog write: a kill loses at most one batch's analysis, and a run
+    # resumes after the last batch written (small in the kill -9 test, so a run holds several).
+    ingest_batch: int = 16
     log_level: str = "WARNING"
     # A track's emotion = w * text emotion + (1 - w) * audio mood, when it has readable text.
     # Titles and tags alone get an equal share with the audio. Measured on the demo with the
@@ -115,6 +118,7 @@ class Settings:
         "MOODTUNE_MAX_UPLOAD_MB": "max_upload_mb",
         "MOODTUNE_WORKERS": "workers",
         "MOODTUNE_CLUSTER": "cluster",
+        "MOODTUNE_INGEST_BATCH": "ingest_batch",
         "MOODTUNE_LOG_LEVEL": "log_level",
         "MOODTUNE_SUBSONIC_STAR": "subsonic_star_feedback",
         "MOODTUNE_SUBSONIC_CACHE_MB": "subsonic_cache_mb",
