@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from agent.explain import build_messages
-from agent.session import Moodtune
+from agent.session import Moodtune, search_text
 from catalog.store import CatalogStore
 from moodtune.errors import InputError, NotFoundError
 from moodtune.types import EmotionVector, Intent
@@ -251,3 +251,14 @@ def test_user_mood_is_read_from_a_chinese_request_without_a_paraphrase(agent_fac
     mood = agent._user_mood(intent)
     assert mood is not None and mood.top == "sad", mood and mood.ranked()[:3]
     assert agent._user_mood(replace(intent, is_music_request=False)) is None
+
+
+@pytest.mark.parametrize(("english", "terms", "artists", "expected"), [
+    ("relaxing jazz for the commute", ("jazz",), (), "relaxing jazz for the commute jazz"),
+    # No paraphrase: the parser copied the Chinese request; the English-only text index gets only the names.
+    ("下班路上想听点轻松的爵士", ("jazz",), ("周杰伦",), "jazz 周杰伦"),
+    ("想念家乡，来几首怀旧的民谣", (), (), ""),
+])
+def test_search_text_reads_english_only(english, terms, artists, expected):
+    intent = Intent(emotion=EmotionVector.uniform(), english=english, genre_terms=terms, artists=artists, language="zh")
+    assert search_text(intent) == expected
