@@ -116,13 +116,18 @@ def detect_language(text: str) -> str:
     return "zh" if _CJK.search(text) else "en"
 
 
-def _find_term(text: str, term: str) -> list[int]:
-    """Start offsets of `term` in lowercase `text` (word boundaries for Latin terms)."""
+def _find_term(text: str, term: str, *, adjective: bool = False) -> list[int]:
+    """Start offsets of `term` in lowercase `text` (word boundaries for Latin terms).
+
+    `adjective`: the term's adjective counts too ("jazzy", "hip-hopy", "bluesy"); only for
+    genres, since for other words it is another word ("chill" -> "chilly").
+    """
     if _CJK.search(term):
         return [m.start() for m in re.finditer(re.escape(term), text)]
     # The head of a hyphenated compound counts ("after-party"), and so does "-ish" ("folk-ish").
     # Boundaries are Latin letters and digits only: in 来点浪漫的r&b the 的 is no part of the word.
-    return [m.start() for m in re.finditer(rf"(?<![a-z0-9_]){re.escape(term)}(?=-ish\b|(?![a-z0-9_-]))", text)]
+    suffix = r"-ish\b|-?y\b|" if adjective else r"-ish\b|"
+    return [m.start() for m in re.finditer(rf"(?<![a-z0-9_]){re.escape(term)}(?={suffix}(?![a-z0-9_-]))", text)]
 
 
 def _negated(text: str, position: int) -> bool:
@@ -152,7 +157,7 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
     # Longest spellings first, so "heavy metal" is not also read as "metal".
     taken: list[tuple[int, int, str]] = []
     for term in sorted(ALL_GENRE_TERMS, key=len, reverse=True):
-        for start in _find_term(lowered, term):
+        for start in _find_term(lowered, term, adjective=True):
             end = start + len(term)
             if _is_common_noun(lowered, start, end):
                 continue
@@ -352,7 +357,15 @@ def is_possessive_phrase(name: str) -> bool:
 
 
 def is_genre(term: str) -> bool:
-    return term.strip().lower() in ALL_GENRE_TERMS or term.strip().lower() in GENRES
+    lowered = term.strip().lower()
+    return lowered in ALL_GENRE_TERMS or lowered in GENRES or genre_adjective(lowered) is not None
+
+
+def genre_adjective(term: str) -> str | None:
+    """The genre an adjective is made from ("Hip-Hopy" -> hiphop, "jazzy" -> jazz), else None."""
+    match = pattern("genre_adjective").fullmatch(term.strip().lower())
+    stem = _groups(match)[0] if match else None
+    return ALL_GENRE_TERMS.get(stem) if stem else None
 
 
 def canonical_genre(term: str) -> str:
@@ -362,6 +375,8 @@ def canonical_genre(term: str) -> str:
     lowered = pattern("genre_suffix").sub("", lowered).strip()
     if lowered in ALL_GENRE_TERMS:
         return ALL_GENRE_TERMS[lowered]
+    if adjective := genre_adjective(lowered):
+        return adjective
     if lowered.endswith("s") and lowered[:-1] in ALL_GENRE_TERMS:
         return ALL_GENRE_TERMS[lowered[:-1]]
     if lowered.endswith("s") and " " in lowered:  # "power ballads", "sea shanties" stay plural-free

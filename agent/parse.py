@@ -158,7 +158,10 @@ def _genre_reading(
     named = list(liked_text)
     excluded = list(negated_text)
     inferred: list[str] = []
-    for term in raw.get("xg", []):
+    # A genre the model calls unwanted needs a word of dislike in the text, as an artist does:
+    # "any chance you have country songs?" came back with country rejected.
+    disliking = lexicon.has_dislike_cue(text)
+    for term in raw.get("xg", []) if disliking else ():
         canonical = lexicon.canonical_genre(term)
         if canonical and canonical not in excluded and lexicon.named_in_text(term, written):
             excluded.append(canonical)
@@ -188,7 +191,12 @@ def interpret(
     mood_counts, negated_moods = lexicon.mood_mentions(text)
     # A genre the model listed as an artist ("punk rock", "afro-beat", "electropop") is a genre
     # when the text writes it in lowercase; "Baby Metal" and "Iggy Pop" stay names.
-    as_genres = [n for n in raw.get("a", []) if n == n.lower() and n in text and lexicon.looks_like_genre(n)]
+    # An adjective made from a genre ("more Hip-Hopy") is never a name.
+    as_genres = [
+        n
+        for n in raw.get("a", [])
+        if (n == n.lower() and n in text and lexicon.looks_like_genre(n)) or lexicon.genre_adjective(n)
+    ]
     if as_genres:
         raw = {**raw, "g": [*raw.get("g", []), *as_genres], "a": [n for n in raw["a"] if n not in as_genres]}
     english = (raw.get("e") or "").strip()

@@ -168,6 +168,7 @@ def test_context_mentions_last_named_first(text, contexts):
         ("I don't like rap.", []),
         ("I don't know if I am PSY's biggest fan. Something by GOT7?", ["PSY"]),
         ("I know I am PSY's biggest fan", []),
+        ("Definitely not any Michael Jackson! I'd prefer Elton John", ["Michael Jackson"]),
     ],
 )
 def test_excluded_artist_mentions(text, names):
@@ -296,6 +297,8 @@ def test_negating_phrases(text, excluded):
 
 @pytest.mark.parametrize(("text", "liked"), [
     ("upbeat folk-ish stuff", ["folk"]), ("my grandma's house", []), ("来点浪漫的R&B", ["r&b"]), ("来点jazz", ["jazz"]),
+    ("something more Hip-Hopy", ["hiphop"]), ("a bluesy number", ["blues"]), ("some funky music", ["funk"]),
+    ("a chilly night drive", []),
 ])  # fmt: skip
 def test_genre_word_forms(text, liked):
     assert lexicon.genre_mentions(text)[0] == liked

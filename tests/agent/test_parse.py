@@ -258,6 +258,12 @@ def test_real_model_follows_a_conversation(settings, real_llm_path):
     ("草东太吵了，告五人可以", answer(a=["告五人"]), ["告五人"], ["草东"], []),
     # A genre the model listed as an artist, in lowercase as the user wrote it, is a genre.
     ("can we slow it down? im loving the punk rock sound", answer(a=["punk rock"]), [], [], ["rock", "punk rock"]),
+    # An adjective made from a genre is a genre, whatever its case.
+    ("Can we add more to the R&B side with something more Hip-Hopy?", answer(g=["r&b"], a=["Hip-Hopy"]), [], [], ["r&b", "hiphop"]),
+    # A genre the model calls unwanted needs a word of dislike in the message, as a name does.
+    ("Any chance you have country songs? Maybe by Kasey Musgraves?", answer(a=["Kasey Musgraves"], xg=["country"]),
+     ["Kasey Musgraves"], [], ["country"]),
+    ("Definitely not any Michael Jackson! I'd prefer Elton John", answer(a=["Elton John"]), ["Elton John"], ["Michael Jackson"], []),
 ])
 def test_names_and_genres_the_model_mixes_up(settings, fake_llm, text, model, artists, excluded, terms):
     intent = parse_request(text, llm=fake_llm(model), settings=settings)
