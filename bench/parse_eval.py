@@ -8,6 +8,8 @@ Sets (`--set`, default all but the held-out one):
   before them (`history`), labelled by us (bench/data/README.md);
 - `cpcd_heldout`: bench/data/cpcd_heldout.jsonl, other conversations labelled the same way,
   scored once per parser version and never tuned on (ask for it by name);
+- `cpcd_fresh`, `cpcd_heldout2`: two later slices of the dev and held-out pools, labelled blind
+  (bench/data/README.md: Fresh slices); the second is held out like `cpcd_heldout`;
 - `zh`: bench/data/parse_zh.jsonl, requests written in Chinese;
 - `probes`: our nine earlier probe sets (bench/data/parse_probe*.jsonl).
 
@@ -50,6 +52,8 @@ SETS: dict[str, list[Path]] = {
     "zh": [DATA / "parse_zh.jsonl"],
     "probes": sorted(DATA.glob("parse_probe*.jsonl")),
     "cpcd_heldout": [DATA / "cpcd_heldout.jsonl"],
+    "cpcd_fresh": [DATA / "cpcd_fresh.jsonl"],
+    "cpcd_heldout2": [DATA / "cpcd_heldout2.jsonl"],
 }
 DEFAULT_SETS = ("shared", "cpcd_dev", "zh", "probes")
 DEV_SET = SETS["shared"][0]
