@@ -141,6 +141,7 @@ class Moodtune:
         self.conversations: dict[str, Conversation] = {}
         self._owners: dict[str, str] = {}  # session id -> the user whose conversation it is
         self._lock = threading.Lock()
+        self._artists: tuple[str, tuple[str, ...]] | None = None  # (catalog version, its artist names)
         # Held while `warm_up` loads the models (in the background of `moodtune serve`, so the UI is
         # up at once): a turn waits on it rather than loading a second copy of a model meanwhile.
         self._warming = threading.Lock()
@@ -629,7 +630,18 @@ class Moodtune:
         """A spoken request as a Transcript; its text then goes through an ordinary turn."""
         from tools.speech import transcribe
 
-        return transcribe(audio, language=language, settings=self.settings)
+        return transcribe(audio, language=language, settings=self.settings, vocabulary=self.artist_names())
+
+    def artist_names(self) -> tuple[str, ...]:
+        """The catalog's artists, for the recogniser's second pass; read again only when the catalog changes."""
+        version = self.store.version()
+        with self._lock:
+            if self._artists is not None and self._artists[0] == version:
+                return self._artists[1]
+        names = tuple(self.store.artist_names())
+        with self._lock:
+            self._artists = (version, names)
+        return names
 
     def speak(self, reply: Reply):
         """What a voice reply says (its first line, the top tracks' short reasons) and the WAV of it."""

@@ -336,6 +336,24 @@ class CatalogStore:
             yield from self._records(page).values()
             offset += len(page["ids"])
 
+    def artist_names(self, *, batch_size: int = 5000) -> list[str]:
+        """The catalog's distinct artist names, as first spelt (one per lower-case spelling), sorted.
+
+        Read from the text collection's metadata only (no documents, no embeddings), a page at a time.
+        """
+        names: dict[str, str] = {}
+        offset = 0
+        while True:
+            page = self.text.get(include=["metadatas"], limit=batch_size, offset=offset)
+            if not page["ids"]:
+                break
+            for meta in page["metadatas"]:
+                name = str(meta.get("artist") or "").strip()
+                if name:
+                    names.setdefault(name.lower(), name)
+            offset += len(page["ids"])
+        return sorted(names.values(), key=str.lower)
+
     def text_embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}

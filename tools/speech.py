@@ -24,7 +24,10 @@ import shutil
 import subprocess
 import threading
 import time
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +85,8 @@ class Transcript:
     speech_s: float  # of the speech in it (VAD)
     seconds: float  # spent transcribing, decoding included
     model: str
+    names: tuple[str, ...] = ()  # library names added to the prompt for a second decoding (none: one pass)
+    prompt_copied: bool = False  # the prompted decoding copied the prompt and was decoded again without it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +97,8 @@ class Transcript:
             "speech_s": round(self.speech_s, 2),
             "seconds": round(self.seconds, 3),
             "model": self.model,
+            "names": list(self.names),
+            "prompt_copied": self.prompt_copied,
         }
 
 
@@ -268,6 +275,184 @@ def _decode_text(
     return tokenizer.decode([t for t in result.sequences_ids[0] if t < tokenizer.eot])
 
 
+# -- the user's library in the prompt -------------------------------------------------------
+# Names Whisper has not learnt come out as words it knows ("zayn malik" as "main malic", "rihanna"
+# as "the honor"). Moodtune recommends from the user's own library, so the names a person asks for
+# are mostly names in it: after the first decoding, the library names that sound like a span of the
+# transcript are added to the prompt and the same encoder output is decoded again. Whisper then
+# spells the name when the audio fits it, and keeps its first reading when it does not: the matcher
+# only proposes, the audio decides.
+#
+# The matcher compares letters: each name and each run of transcript words around the name's own
+# word count, joined without spaces and lower-cased ("mainmalic" against "zaynmalik"), by edit
+# distance over the longer length; Han character by character (no pinyin). Chosen on the dev slice
+# of bench/voice.py (never the judged set; bench/results/voice_vocabulary.json): at 0.7 on letters it
+# proposed 15 of the names in need of a fix and 11 wrong ones in 160 transcripts (0.65: 15 and 24;
+# 0.75: 11 and 11); a rough sound key (vowels as one, alike consonants as one) proposed the same
+# names with 300+ wrong ones. A name of n letters may differ in 0.3 n of them, so a short one
+# ("Dev", "Bush") must be heard exactly, and a name heard exactly adds nothing.
+NAME_MATCH_LATIN = 0.7
+NAME_MATCH_HAN = 0.66  # one character in three: 五月天 heard as 乌月天; a two-character name must be exact
+NAME_CANDIDATES = 4  # at most this many names in the prompt: more is more the decoder can copy
+_TOKEN = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]")
+_UNSAID = re.compile(r"\s*[(（\[].*?[)）\]]\s*$")  # a bracketed tail ("(synthetic demo)", "(live)") is not said
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def _similarity(a: str, b: str, *, at_least: float = 0.0) -> float:
+    """1 - edit distance / the longer length (Levenshtein, a row at a time); 0 as soon as it cannot reach `at_least`."""
+    if not a or not b:
+        return 0.0
+    longest = max(len(a), len(b))
+    allowed = int((1.0 - at_least) * longest + 1e-9)
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+        if min(row) > allowed:  # every path is past the edits allowed already: the rest of the table cannot help
+            return 0.0
+    return 1.0 - row[-1] / longest
+
+
+@lru_cache(maxsize=8)
+def _name_keys(vocabulary: tuple[str, ...]) -> tuple[tuple[str, int, bool, str], ...]:
+    """(name, its words, all Han?, its letters) for each distinct name; cached per library (a tuple)."""
+    keys, seen = [], set()
+    for name in vocabulary:
+        name = _UNSAID.sub("", name).strip()
+        tokens = _tokens(name)
+        letters = "".join(tokens)
+        if not letters or letters in seen:
+            continue
+        seen.add(letters)
+        han = all("\u4e00" <= t <= "\u9fff" for t in tokens)
+        keys.append((name, len(tokens), han, letters))
+    return tuple(keys)
+
+
+def vocabulary_candidates(
+    text: str,
+    vocabulary: Sequence[str],
+    *,
+    latin_threshold: float = NAME_MATCH_LATIN,
+    han_threshold: float = NAME_MATCH_HAN,
+    cap: int = NAME_CANDIDATES,
+) -> list[str]:
+    """The library names that sound like a span of `text` and are not in it already, likeliest first (at most `cap`)."""
+    tokens = _tokens(text)
+    if not tokens or not vocabulary:
+        return []
+    heard = "".join(tokens)
+    names = _name_keys(tuple(vocabulary))
+    # Words that already spell a library name are that name: "Kelly Rowland" heard right is not a
+    # mishearing of "rkelly", so no span over them is matched.
+    said = set()
+    for _, size, _, key in names:
+        for start in range(len(tokens) - size + 1):
+            if "".join(tokens[start : start + size]) == key:
+                said.update(range(start, start + size))
+    best: dict[str, float] = {}
+    for name, size, han, key in names:
+        if key in heard:
+            continue  # heard right already (or inside a longer word): a second decoding would add nothing
+        threshold = han_threshold if han else latin_threshold
+        # Spans of one to three tokens around the name's own count (a Han name: its characters).
+        for width in range(max(1, size - 1), (size + 1 if han else size + 2) + 1):
+            for start in range(0, len(tokens) - width + 1):
+                if said.intersection(range(start, start + width)):
+                    continue
+                span = "".join(tokens[start : start + width])
+                if abs(len(span) - len(key)) > (1 - threshold) * max(len(key), len(span)):
+                    continue  # too long or too short to reach the threshold: skip the edit distance
+                score = _similarity(key, span, at_least=threshold)
+                if score >= threshold and score > best.get(name, 0.0):
+                    best[name] = score
+    return sorted(best, key=lambda n: -best[n])[:cap]
+
+
+_PROMPT_WORD_SPLIT = re.compile(r"[,，、。.:：]")
+_SEPARATORS = re.compile(r"^(?:[\s,，、。.;；:：!！?？]|\band\b|\bor\b|和|或)*$")
+PROMPT_COPY_RUN = 3  # this many of the prompt's words in a row, in its order, is the prompt copied
+
+
+def _prompt_words(language: str) -> list[str]:
+    listed = re.split(r"[:：]", PROMPTS[language], maxsplit=1)[-1]  # the words after "Music requests:"
+    return [w.strip().lower() for w in _PROMPT_WORD_SPLIT.split(listed) if w.strip()]
+
+
+def copies_prompt(text: str, language: str, *, run: int = PROMPT_COPY_RUN) -> bool:
+    """Whether `text` repeats `run` or more of the music-word prompt's words in a row, in the prompt's order.
+
+    Whisper copies its prompt when it cannot make out the audio ("音乐推荐：安静、轻松、快乐、伤感…"
+    for a request about anime songs). A person can say two prompt words together ("钢琴、爵士",
+    "jazz or rock") but rarely three in the prompt's own order.
+    """
+    words = _prompt_words(language)
+    order = {w: i for i, w in enumerate(words)}
+    # Whole words in English ("pop" is not in "popular"); Han words have no boundaries to keep.
+    pattern = re.compile(
+        "|".join(rf"(?<![a-z]){re.escape(w)}(?![a-z])" for w in sorted(words, key=len, reverse=True))
+    )
+    lowered = text.lower()
+    length, previous, end = 0, None, 0
+    for found in pattern.finditer(lowered):
+        index = order[found.group()]
+        joined = previous is not None and index == previous + 1 and _SEPARATORS.match(lowered[end : found.start()])
+        length = length + 1 if joined else 1
+        if length >= run:
+            return True
+        previous, end = index, found.end()
+    return False
+
+
+def _with_names(prompt: str | None, names: Sequence[str], language: str) -> str:
+    listed = ("、" if language == "zh" else ", ").join(names)
+    addition = f"艺人：{listed}。" if language == "zh" else f"Artists: {listed}."
+    return f"{prompt} {addition}" if prompt else addition
+
+
+def _window_text(
+    model,
+    encoder_output,
+    *,
+    language: str,
+    prompt: str | None,
+    vocabulary: Sequence[str],
+    beam_size: int,
+    max_new_tokens: int,
+    guard: bool = True,
+) -> tuple[str, tuple[str, ...], bool]:
+    """One window's text, the library names its second decoding was given, and whether the prompt was copied."""
+
+    def decoded(with_prompt: str | None) -> str:
+        text = _decode_text(
+            model,
+            encoder_output,
+            language=language,
+            prompt=with_prompt,
+            beam_size=beam_size,
+            max_new_tokens=max_new_tokens,
+        )
+        return clean_transcript(text, language)
+
+    text, copied = decoded(prompt), False
+    if guard and prompt and copies_prompt(text, language):
+        prompt, copied = None, True
+        text = decoded(None)
+    names = tuple(vocabulary_candidates(text, vocabulary)) if vocabulary else ()
+    if names:
+        again = decoded(_with_names(prompt, names, language))
+        if (guard and copies_prompt(again, language)) or not again:
+            names = ()  # the second decoding copied its prompt: the first reading stays
+        else:
+            text = again
+    return text, names, copied
+
+
 def transcribe(
     audio: str | Path | bytes | np.ndarray,
     *,
@@ -277,10 +462,15 @@ def transcribe(
     prompt: bool = True,
     model_name: str | None = None,
     pad_s: float | str | None = "chosen",
+    vocabulary: Sequence[str] = (),
+    prompt_guard: bool = True,
 ) -> Transcript:
     """What was said, in English or Chinese (`language` None: told from the audio).
 
-    `beam_size`, `prompt` (the music-word prompt), `model_name` (instead of MODEL_FOR) and `pad_s`
+    `vocabulary`: the names in the user's library (artists); those that sound like part of the first
+    transcript are added to the prompt and the window is decoded again from the same encoder output.
+    A decoding that copies the music-word prompt is done again without it (`prompt_guard`, on unless
+    the benchmark measures without it). `beam_size`, `prompt` (the music-word prompt), `model_name` (instead of MODEL_FOR) and `pad_s`
     (one padding for every model, None: the whole 30 s window; "chosen": DETECT_PAD_S and
     WINDOW_PAD_S) are for the benchmark's comparisons; the defaults are what it chose.
     """
@@ -304,20 +494,23 @@ def transcribe(
         name = model_name or MODEL_FOR[language]
         model = whisper_model(name, settings)
         padding = WINDOW_PAD_S[language] if pad_s == "chosen" else pad_s
-        parts = []
+        parts, names, copied = [], [], False
         for i, window in enumerate(windows):
             # The detector's encoder output is the transcriber's too when they are the same model and window.
             reuse = i == 0 and detected is not None and name == DETECTOR and padding == detect_padding
-            parts.append(
-                _decode_text(
-                    model,
-                    detected if reuse else _encode(model, window, padding),
-                    language=language,
-                    prompt=PROMPTS[language] if prompt else None,
-                    beam_size=beam_size,
-                    max_new_tokens=int(TOKENS_PER_SECOND * window.size / SAMPLE_RATE) + TOKENS_EXTRA,
-                )
+            text, added, was_copied = _window_text(
+                model,
+                detected if reuse else _encode(model, window, padding),
+                language=language,
+                prompt=PROMPTS[language] if prompt else None,
+                vocabulary=vocabulary,
+                guard=prompt_guard,
+                beam_size=beam_size,
+                max_new_tokens=int(TOKENS_PER_SECOND * window.size / SAMPLE_RATE) + TOKENS_EXTRA,
             )
+            parts.append(text)
+            names += [n for n in added if n not in names]
+            copied = copied or was_copied
         text = clean_transcript(" ".join(parts), language)
     if not text:
         raise NoSpeechError("no words could be made out in the recording", hint="speak the request again, clearly")
@@ -329,6 +522,8 @@ def transcribe(
         speech_s=speech.size / SAMPLE_RATE,
         seconds=time.perf_counter() - start,
         model=name,
+        names=tuple(names),
+        prompt_copied=copied,
     )
 
 

@@ -198,3 +198,11 @@ def test_post_filtering_agrees_with_chromas_filtered_search(settings, track_fact
     assert all(matches_where(meta, where) for meta in chroma["metadatas"][0])
     assert set(store.query_affect(query, n=24, where=where)) == expected
     assert len(store.query_affect(query, n=3, where=where)) == min(3, len(expected))
+
+
+def test_artist_names_are_the_distinct_artists_as_first_spelt(settings, track_factory):
+    store = CatalogStore.open(settings)
+    assert store.artist_names() == []
+    artists = ["Zayn Malik", "zayn malik", "Alessia Cara", "  ", "Bon Jovi", "Alessia Cara"]
+    store.upsert([track_factory(f"a{i}", mood="happy", genre="pop", artist=a) for i, a in enumerate(artists)])
+    assert store.artist_names(batch_size=2) == ["Alessia Cara", "Bon Jovi", "Zayn Malik"]
