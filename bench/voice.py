@@ -13,6 +13,8 @@ apart as a check on real speech. Latency, on this machine:
 
 Run: `nice -n 10 python -m bench.voice [--n 40] [--compare]` (`--compare` adds the ablations:
 no prompt, beam 5, and base instead of tiny.en for English). Writes bench/results/voice.json.
+`--vocabulary [dev] [judged]`: the second pass with the library's artist names (`library_names`),
+with and without, and the prompt-copy guard apart (no LLM): bench/results/voice_vocabulary.json.
 """
 
 from __future__ import annotations
@@ -135,10 +137,19 @@ def run_config(items: list[dict], settings: Settings, **options: Any) -> dict[st
             given = {"language": item["language"]} if language_given else {}
             result = transcribe(item["path"], settings=settings, **options, **given)
             text, language, model = result.text, result.language, result.model
+            names, copied = list(result.names), result.prompt_copied
         except Exception as exc:  # a failure counts as every word missed
-            text, language, model = "", f"error: {exc}", ""
+            text, language, model, names, copied = "", f"error: {exc}", "", [], False
         rows.append(
-            {**item, "heard": text, "heard_language": language, "model": model, "seconds": time.perf_counter() - start}
+            {
+                **item,
+                "heard": text,
+                "heard_language": language,
+                "model": model,
+                "seconds": time.perf_counter() - start,
+                "names_given": names,
+                "prompt_copied": copied,
+            }
         )
     figures: dict[str, Any] = {}
     for language, metric in (("en", "wer"), ("zh", "cer")):
@@ -297,6 +308,146 @@ DEV_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def library_names() -> list[str]:
+    """A stand-in for a user's library: every artist named in the labels (`expect` artists and
+    exclude_artists) of cpcd_dev.jsonl and parse_zh.jsonl (never the held-out file), and the demo's
+    fictional artists; distinct by lower-case spelling."""
+    from catalog.demo import DEMO_ARTISTS
+
+    names: dict[str, str] = {}
+    for file in ("cpcd_dev.jsonl", "parse_zh.jsonl"):
+        for line in (DATA / file).read_text().splitlines():
+            if line.strip():
+                expect = json.loads(line).get("expect", {})
+                for name in [*expect.get("artists", []), *expect.get("exclude_artists", [])]:
+                    names.setdefault(name.strip().lower(), name.strip())
+    for name in DEMO_ARTISTS:
+        names.setdefault(name.lower(), name)
+    return sorted(names.values(), key=str.lower)
+
+
+def _named(text: str, library: list[str]) -> set[str]:
+    """The library names said in `text` (as whole tokens, case and spaces aside)."""
+    from tools.speech import _tokens
+
+    said = _tokens(text)
+    found = set()
+    for name in library:
+        tokens = _tokens(name)
+        if tokens and any(said[i : i + len(tokens)] == tokens for i in range(len(said) - len(tokens) + 1)):
+            found.add("".join(tokens))
+    return found
+
+
+def vocabulary_figures(without: list[dict], with_library: list[dict], library: list[str]) -> dict[str, Any]:
+    """What the library's second pass changed: names now heard, transcripts changed that name no artist
+    (false corrections), and the seconds it added (the same recordings, one run after the other)."""
+    from tools.speech import _tokens
+
+    fixed = lost = false_changes = passes = 0
+    added = []
+    examples = []
+    for before, after in zip(without, with_library):
+        said = _named(before["text"], library)
+        heard_before = {n for n in said if n in "".join(_tokens(before["heard"]))}
+        heard_after = {n for n in said if n in "".join(_tokens(after["heard"]))}
+        fixed += len(heard_after - heard_before)
+        lost += len(heard_before - heard_after)
+        changed = before["heard"] != after["heard"]
+        if changed and not said:
+            false_changes += 1
+        passes += bool(after["names_given"])
+        added.append(after["seconds"] - before["seconds"])
+        if changed:
+            examples.append(
+                {
+                    "said": before["text"],
+                    "without": before["heard"],
+                    "with": after["heard"],
+                    "names": after["names_given"],
+                }
+            )
+    second = [d for d, r in zip(added, with_library) if r["names_given"]]
+    return {
+        "library_names": len(library),
+        "names_said": sum(len(_named(r["text"], library)) for r in without),
+        "names_heard_without": sum(
+            len({n for n in _named(r["text"], library) if n in "".join(_tokens(r["heard"]))}) for r in without
+        ),
+        "names_now_heard": fixed,
+        "names_now_lost": lost,
+        "transcripts_with_a_second_pass": passes,
+        "transcripts_changed": len(examples),
+        "false_corrections": false_changes,  # changed transcripts of requests that name no library artist
+        "requests_naming_no_artist": sum(not _named(r["text"], library) for r in without),
+        "added_s_median": round(statistics.median(added), 3),
+        "added_s_median_with_a_second_pass": round(statistics.median(second), 3) if second else 0.0,
+        "changed": examples,
+    }
+
+
+def threshold_table(rows: list[dict], library: list[str], thresholds=(0.6, 0.65, 0.7, 0.75, 0.8)) -> dict[str, Any]:
+    """For first-pass transcripts (`rows` without the library), what the matcher proposes at each
+    threshold on letters: names said but misheard that it proposes, names it proposes that were not
+    said, and transcripts that would get a second pass. The dev slice's table chose NAME_MATCH_LATIN."""
+    from tools.speech import _tokens, vocabulary_candidates
+
+    table: dict[str, Any] = {}
+    for threshold in thresholds:
+        proposed = wrong = passes = misheard = 0
+        for row in rows:
+            said = _named(row["text"], library)
+            heard = "".join(_tokens(row["heard"]))
+            misheard += sum(n not in heard for n in said)
+            found = {
+                "".join(_tokens(n)) for n in vocabulary_candidates(row["heard"], library, latin_threshold=threshold)
+            }
+            proposed, wrong, passes = proposed + len(found & said), wrong + len(found - said), passes + bool(found)
+        table[str(threshold)] = {"names_misheard": misheard, "proposed_right": proposed, "proposed_wrong": wrong,
+                                 "second_passes": passes, "transcripts": len(rows)}  # fmt: skip
+    return table
+
+
+def vocabulary(
+    settings: Settings | None = None,
+    *,
+    n: int = 20,
+    splits: tuple[str, ...] = ("dev", "judged"),
+    without_guard: bool = False,
+) -> dict:
+    """The library's second pass, with and without, on the dev slice (where its threshold was chosen,
+    `threshold_table`) and the judged set: bench/results/voice_vocabulary.json. The prompt-copy guard is
+    on in both runs; `without_guard` adds a run with neither (as bench/results/voice.json before them)."""
+    settings = settings or Settings.load()
+    library = library_names()
+    figures: dict[str, Any] = {
+        "library": {
+            "names": len(library),
+            "sources": "cpcd_dev.jsonl and parse_zh.jsonl labels, catalog.demo.DEMO_ARTISTS",
+        }
+    }
+    for split in splits:
+        with tempfile.TemporaryDirectory() as tmp:
+            items = rendered(test_set(n, offset=n if split == "dev" else 0), Path(tmp))
+            _warm(items, settings)
+            part: dict[str, Any] = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
+            if without_guard:
+                part["no_guard_no_library"] = run_config(items, settings, prompt_guard=False)["figures"]
+            without = run_config(items, settings)
+            if split == "dev":
+                part["threshold_choice"] = threshold_table(without["rows"], library)
+            with_library = run_config(items, settings, vocabulary=library)
+            part["guard_no_library"] = without["figures"]
+            part["guard_and_library"] = with_library["figures"]
+            part["second_pass"] = vocabulary_figures(without["rows"], with_library["rows"], library)
+            part["prompt_copied"] = sum(r["prompt_copied"] for r in without["rows"])
+            part["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            figures[split] = part
+            print(split, json.dumps({k: v for k, v in part.items() if k != "second_pass"}), flush=True)
+    write_results("voice_vocabulary", figures)
+    return figures
+
+
 def rendered(requests: list[dict[str, str]], folder: Path) -> list[dict[str, Any]]:
     """Each request spoken at both of its language's speeds, as WAVs in `folder`."""
     items = []
@@ -393,8 +544,16 @@ if __name__ == "__main__":
         metavar="CONFIG",
         help=f"compare settings on the dev slice instead: {', '.join(DEV_CONFIGS)} (none named: all)",
     )
+    parser.add_argument(
+        "--vocabulary",
+        nargs="*",
+        metavar="SPLIT",
+        help="the library's second pass with and without, on dev and/or judged (none named: both): voice_vocabulary.json",
+    )
     args = parser.parse_args()
-    if args.dev is not None:
+    if args.vocabulary is not None:
+        vocabulary(n=args.n, splits=tuple(args.vocabulary) or ("dev", "judged"))
+    elif args.dev is not None:
         dev(n=args.n, configs=args.dev or None)
     else:
         main(n=args.n, compare=args.compare, turns=args.turns)

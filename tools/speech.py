@@ -394,9 +394,7 @@ def copies_prompt(text: str, language: str, *, run: int = PROMPT_COPY_RUN) -> bo
     words = _prompt_words(language)
     order = {w: i for i, w in enumerate(words)}
     # Whole words in English ("pop" is not in "popular"); Han words have no boundaries to keep.
-    pattern = re.compile(
-        "|".join(rf"(?<![a-z]){re.escape(w)}(?![a-z])" for w in sorted(words, key=len, reverse=True))
-    )
+    pattern = re.compile("|".join(rf"(?<![a-z]){re.escape(w)}(?![a-z])" for w in sorted(words, key=len, reverse=True)))
     lowered = text.lower()
     length, previous, end = 0, None, 0
     for found in pattern.finditer(lowered):

@@ -262,3 +262,12 @@ def test_user_mood_is_read_from_a_chinese_request_without_a_paraphrase(agent_fac
 def test_search_text_reads_english_only(english, terms, artists, expected):
     intent = Intent(emotion=EmotionVector.uniform(), english=english, genre_terms=terms, artists=artists, language="zh")
     assert search_text(intent) == expected
+
+
+def test_the_recogniser_is_given_the_catalogs_artists_read_again_when_the_catalog_changes(agent_factory, track_factory):
+    agent = agent_factory()
+    names = agent.artist_names()
+    assert len(names) == len(MOODS_GENRES) * 3 and "Artist 00" in names
+    assert agent.artist_names() is names  # the same catalog: not read again
+    agent.store.upsert([track_factory("new", mood="sad", genre="blues", artist="Kelly Rowland")])
+    assert "Kelly Rowland" in agent.artist_names()

@@ -122,3 +122,71 @@ def test_speech_is_cached_per_text_and_voice(settings):
 )
 def test_transcripts_lose_decoder_loops_and_keep_what_was_said(heard, language, kept):
     assert speech.clean_transcript(heard, language) == kept
+
+
+# A stand-in library: the names a user might have, the asked-for one among them.
+LIBRARY = (
+    "Kelly Rowland", "Alicia Keys", "Kelly Clarkson", "R. Kelly", "Kenny G", "Celine Dion", "Coldplay", "Queen",
+    "Lady Gaga", "Taylor Swift", "Bon Jovi", "Goo Goo Dolls", "Miles Davis", "Ed Sheeran", "Adele", "Pink",
+    "The Paper Lanterns (synthetic demo)", "五月天", "周杰伦", "毛不易",
+)  # fmt: skip
+
+
+def test_a_misheard_artist_in_the_library_is_heard_right_on_the_second_pass(voice_settings):
+    wav = speech.speak("play some Kelly Rowland songs", language="en", settings=voice_settings)
+    alone = speech.transcribe(wav, language="en", settings=voice_settings)
+    assert "rowland" not in alone.text.lower(), f"tiny.en hears the name without help now: {alone.text}"
+    helped = speech.transcribe(wav, language="en", settings=voice_settings, vocabulary=LIBRARY)
+    assert "Kelly Rowland" in helped.names and "kelly rowland" in helped.text.lower(), helped
+
+
+def test_a_request_naming_no_artist_is_one_pass_and_unchanged_with_the_library(voice_settings):
+    wav = speech.speak("calm music for reading, no jazz", language="en", settings=voice_settings)
+    alone = speech.transcribe(wav, language="en", settings=voice_settings)
+    helped = speech.transcribe(wav, language="en", settings=voice_settings, vocabulary=LIBRARY)
+    assert helped.names == () and helped.text == alone.text
+
+
+@pytest.mark.parametrize(
+    ("heard", "names"),
+    [
+        ("Play Kelly Roland.", ["Kelly Rowland", "R. Kelly"]),  # likeliest first
+        ("Play Kelly Rowland.", []),  # heard right: not a mishearing of "R. Kelly" either
+        ("How about songs similar to Taylor Swift, Man Jovi or Goo Goo Niles?", ["Goo Goo Dolls", "Bon Jovi"]),
+        ("Hi, I want to create a playlist for chores.", []),
+        ("some of the paper lantern", ["The Paper Lanterns"]),  # the bracket is not said (nor prompted)
+        ("貌不易的歌，适合一个人喝点小酒", ["毛不易"]),
+        ("王妃的少放点", []),  # a two-character name must be heard exactly (no pinyin)
+    ],
+)
+def test_library_names_are_proposed_for_the_spans_that_sound_like_them(heard, names):
+    assert speech.vocabulary_candidates(heard, LIBRARY) == names
+
+
+@pytest.mark.parametrize(
+    ("heard", "language", "copied"),
+    [
+        ("音乐推荐：安静、轻松、快乐、伤感、浪漫、怀旧、钢", "zh", True),
+        ("别翻闪闪音乐，我闪听电脑飞要滚、闪闪、轻松、快乐、伤感、浪漫、怀旧、钢琴", "zh", True),
+        ("唱唱的是钢琴、爵士、歌词、台词、歌曲、古典", "zh", False),  # two prompt words together is speech
+        ("calm, happy, sad, energetic music", "en", True),
+        ("some calm jazz or happy rock", "en", False),
+        ("popular rock songs", "en", False),  # whole words: "pop" is not in "popular"
+    ],
+)
+def test_a_transcript_that_repeats_the_prompts_words_in_its_order_is_a_copy(heard, language, copied):
+    assert speech.copies_prompt(heard, language) is copied
+
+
+def test_a_decoding_that_copies_the_prompt_is_done_again_without_it(voice_settings, tmp_path):
+    """Whisper base wrote its own prompt for this request spoken at 165 wpm (bench/results/voice.json)."""
+    wav = tmp_path / "anime.wav"
+    speech.subprocess.run(
+        ["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "165", "-w", str(wav), "--stdin"],
+        input="有没有那种很燃的动漫歌曲，打游戏的时候听".encode(),
+        check=True,
+    )
+    unguarded = speech.transcribe(wav, language="zh", settings=voice_settings, prompt_guard=False)
+    assert speech.copies_prompt(unguarded.text, "zh"), f"base does not copy its prompt here now: {unguarded.text}"
+    guarded = speech.transcribe(wav, language="zh", settings=voice_settings)
+    assert guarded.prompt_copied and not speech.copies_prompt(guarded.text, "zh"), guarded
