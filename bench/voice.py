@@ -444,6 +444,10 @@ def vocabulary(
             part["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             figures[split] = part
             print(split, json.dumps({k: v for k, v in part.items() if k != "second_pass"}), flush=True)
+    earlier = RESULTS_DIR / "voice_vocabulary.json"
+    if earlier.is_file():  # one split again: the other's figures stay, with their loads
+        kept = json.loads(earlier.read_text())["figures"]
+        figures = {**{k: v for k, v in kept.items() if k not in figures}, **figures}
     write_results("voice_vocabulary", figures)
     return figures
 
