@@ -284,13 +284,14 @@ def _decode_text(
 # only proposes, the audio decides.
 #
 # The matcher compares letters: each name and each run of transcript words around the name's own
-# word count, joined without spaces and lower-cased ("mainmalic" against "zaynmalik"), by edit
+# word count, joined without spaces and lower-cased ("kellyroland" against "kellyrowland"), by edit
 # distance over the longer length; Han character by character (no pinyin). Chosen on the dev slice
-# of bench/voice.py (never the judged set; bench/results/voice_vocabulary.json): at 0.7 on letters it
-# proposed 15 of the names in need of a fix and 11 wrong ones in 160 transcripts (0.65: 15 and 24;
-# 0.75: 11 and 11); a rough sound key (vowels as one, alike consonants as one) proposed the same
-# names with 300+ wrong ones. A name of n letters may differ in 0.3 n of them, so a short one
-# ("Dev", "Bush") must be heard exactly, and a name heard exactly adds nothing.
+# of bench/voice.py (never the judged set; `threshold_choice` in bench/results/voice_vocabulary.json):
+# at 0.7 on letters it proposed 13 of the misheard names and 9 wrong ones in 80 first-pass transcripts
+# (0.65: 13 and 18; 0.75: 11 and 9); on 160 dev transcripts a rough sound key (vowels as one, alike
+# consonants as one) proposed as many right names with 300+ wrong ones. A name of n letters may
+# differ in 0.3 n of them, so a short one ("Dev", "Bush") must be heard exactly, and a name heard
+# exactly adds nothing.
 NAME_MATCH_LATIN = 0.7
 NAME_MATCH_HAN = 0.66  # one character in three: 五月天 heard as 乌月天; a two-character name must be exact
 NAME_CANDIDATES = 4  # at most this many names in the prompt: more is more the decoder can copy
