@@ -303,26 +303,11 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
 
 
-def _similarity(a: str, b: str, *, at_least: float = 0.0) -> float:
-    """1 - edit distance / the longer length (Levenshtein, a row at a time); 0 as soon as it cannot reach `at_least`."""
-    if not a or not b:
-        return 0.0
-    longest = max(len(a), len(b))
-    allowed = int((1.0 - at_least) * longest + 1e-9)
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
-        if min(row) > allowed:  # every path is past the edits allowed already: the rest of the table cannot help
-            return 0.0
-    return 1.0 - row[-1] / longest
-
-
 @lru_cache(maxsize=8)
-def _name_keys(vocabulary: tuple[str, ...]) -> tuple[tuple[str, int, bool, str], ...]:
-    """(name, its words, all Han?, its letters) for each distinct name; cached per library (a tuple)."""
-    keys, seen = [], set()
+def _name_keys(vocabulary: tuple[str, ...]) -> dict[tuple[int, bool], tuple[list[str], list[str]]]:
+    """The distinct names by (words, all Han?): (names, their letters); cached per library (a tuple)."""
+    groups: dict[tuple[int, bool], tuple[list[str], list[str]]] = {}
+    seen = set()
     for name in vocabulary:
         name = _UNSAID.sub("", name).strip()
         tokens = _tokens(name)
@@ -331,8 +316,10 @@ def _name_keys(vocabulary: tuple[str, ...]) -> tuple[tuple[str, int, bool, str],
             continue
         seen.add(letters)
         han = all("\u4e00" <= t <= "\u9fff" for t in tokens)
-        keys.append((name, len(tokens), han, letters))
-    return tuple(keys)
+        names, keys = groups.setdefault((len(tokens), han), ([], []))
+        names.append(name)
+        keys.append(letters)
+    return groups
 
 
 def vocabulary_candidates(
@@ -343,35 +330,49 @@ def vocabulary_candidates(
     han_threshold: float = NAME_MATCH_HAN,
     cap: int = NAME_CANDIDATES,
 ) -> list[str]:
-    """The library names that sound like a span of `text` and are not in it already, likeliest first (at most `cap`)."""
+    """The library names that sound like a span of `text` and are not in it already, likeliest first (at most `cap`).
+
+    Similarity is 1 - Levenshtein distance / the longer length, computed by RapidFuzz for every
+    span against every name of a group at once: in pure Python a library of 2,000 artists took
+    1.5 s a transcript, 10,000 took 8.6 s.
+    """
+    import numpy as np
+    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.process import cdist
+
     tokens = _tokens(text)
     if not tokens or not vocabulary:
         return []
     heard = "".join(tokens)
-    names = _name_keys(tuple(vocabulary))
+    groups = _name_keys(tuple(vocabulary))
     # Words that already spell a library name are that name: "Kelly Rowland" heard right is not a
     # mishearing of "rkelly", so no span over them is matched.
     said = set()
-    for _, size, _, key in names:
+    for (size, _), (_, keys) in groups.items():
+        spelt = set(keys)
         for start in range(len(tokens) - size + 1):
-            if "".join(tokens[start : start + size]) == key:
+            if "".join(tokens[start : start + size]) in spelt:
                 said.update(range(start, start + size))
     best: dict[str, float] = {}
-    for name, size, han, key in names:
-        if key in heard:
-            continue  # heard right already (or inside a longer word): a second decoding would add nothing
+    for (size, han), (names, keys) in groups.items():
         threshold = han_threshold if han else latin_threshold
         # Spans of one to three tokens around the name's own count (a Han name: its characters).
-        for width in range(max(1, size - 1), (size + 1 if han else size + 2) + 1):
-            for start in range(0, len(tokens) - width + 1):
-                if said.intersection(range(start, start + width)):
-                    continue
-                span = "".join(tokens[start : start + width])
-                if abs(len(span) - len(key)) > (1 - threshold) * max(len(key), len(span)):
-                    continue  # too long or too short to reach the threshold: skip the edit distance
-                score = _similarity(key, span, at_least=threshold)
-                if score >= threshold and score > best.get(name, 0.0):
-                    best[name] = score
+        widths = range(max(1, size - 1), (size + 1 if han else size + 2) + 1)
+        spans = [
+            "".join(tokens[start : start + width])
+            for width in widths
+            for start in range(0, len(tokens) - width + 1)
+            if not said.intersection(range(start, start + width))
+        ]
+        if not spans:
+            continue
+        scores = cdist(spans, keys, scorer=Levenshtein.normalized_similarity, score_cutoff=threshold, workers=1)
+        for index in np.flatnonzero(scores.max(axis=0) >= threshold):
+            if keys[index] in heard:
+                continue  # heard right already (or inside a longer word): a second decoding would add nothing
+            score = float(scores[:, index].max())
+            if score > best.get(names[index], 0.0):
+                best[names[index]] = score
     return sorted(best, key=lambda n: -best[n])[:cap]
 
 
