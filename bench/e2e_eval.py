@@ -8,7 +8,7 @@ request's accepted moods) and for both.
     python -m bench.e2e_eval      (needs the demo catalog in MOODTUNE_HOME)
     python -m bench.e2e_eval --intents FILE --name e2e_old_parser
                                   (the same, ranking intents another parser wrote: JSON lines of
-                                  {"text", "intent"}, to tell the parser's share of a change from
+                                  {"text", "intent"} as bench/record_intents.py writes them, to tell the parser's share of a change from
                                   the catalog's)
 """
 
@@ -25,25 +25,15 @@ from bench.common import write_results
 from bench.parse_eval import DEV_SET, _norm_genre
 from catalog.demo import load_demo_truth
 from moodtune.config import Settings
-from moodtune.types import GENRES, EmotionVector, Intent, StyleVector
+from moodtune.serialize import intent_from_dict
+from moodtune.types import GENRES, Intent
 
 
 def recorded_intents(path: Path) -> dict[str, Intent]:
-    """Intents another parser wrote (dataclasses.asdict of its Intent), by request text; fields
-    this Intent does not have are dropped, the ones it added keep their defaults."""
-    known = set(Intent.__dataclass_fields__)
-    intents = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        fields = {k: v for k, v in row["intent"].items() if k in known}
-        fields["emotion"] = EmotionVector(tuple(fields["emotion"]["probs"]))
-        if fields.get("style"):
-            fields["style"] = StyleVector(tuple(fields["style"]["probs"]))
-        for key, value in list(fields.items()):
-            if isinstance(value, list):
-                fields[key] = tuple(value)
-        intents[row["text"]] = Intent(**fields)
-    return intents
+    """Intents another parser wrote (bench/record_intents.py), by request text; fields that
+    parser did not have keep their defaults."""
+    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return {row["text"]: intent_from_dict(row["intent"]) for row in rows}
 
 
 def main(settings: Settings | None = None, *, intents: Path | None = None, name: str = "e2e") -> dict:

@@ -1,7 +1,7 @@
 """Parse the e2e benchmark's requests and write the intents, one JSON line each ({"text", "intent"}).
 
-Written to run unchanged at older commits too (it uses only `parse_request`, `LocalLLM.load` and
-the dev set), so that `bench.e2e_eval --intents` can rank another parser's intents on today's
+Written to run unchanged at older commits too (it uses only `parse_request`, `LocalLLM.load`,
+`moodtune.serialize.intent_to_dict` and the dev set), so that `bench.e2e_eval --intents` can rank another parser's intents on today's
 catalog and tell the parser's share of a change from the catalog's:
 
     git worktree add --detach /tmp/old 182ee27
@@ -10,7 +10,6 @@ catalog and tell the parser's share of a change from the catalog's:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 
@@ -18,6 +17,7 @@ from agent.llm import LocalLLM
 from agent.parse import parse_request
 from bench.parse_eval import DEV_SET, _norm_genre
 from moodtune.config import Settings
+from moodtune.serialize import intent_to_dict
 from moodtune.types import GENRES
 
 
@@ -31,7 +31,7 @@ def main(path: str) -> None:
             if not any(_norm_genre(g) in GENRES for g in expect.get("genres", [])) and not expect.get("moods_any"):
                 continue
             intent = parse_request(line["text"], llm=llm, settings=settings)
-            out.write(json.dumps({"text": line["text"], "intent": dataclasses.asdict(intent)}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({"text": line["text"], "intent": intent_to_dict(intent)}, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
