@@ -146,7 +146,7 @@ def _already_named(name: str, *names: list[str]) -> bool:
 
 
 def _genre_reading(
-    raw: dict[str, Any], *, text: str, english: str
+    raw: dict[str, Any], *, text: str, english: str, disliking: bool
 ) -> tuple[list[str], list[str], list[str]]:
     """(genre terms the user named, genre terms they rejected, genres the model only inferred).
 
@@ -158,9 +158,8 @@ def _genre_reading(
     named = list(liked_text)
     excluded = list(negated_text)
     inferred: list[str] = []
-    # A genre the model calls unwanted needs a word of dislike in the text, as an artist does:
-    # "any chance you have country songs?" came back with country rejected.
-    disliking = lexicon.has_dislike_cue(text)
+    # A genre the model calls unwanted needs a word of dislike in the text (`disliking`), as an
+    # artist does: "any chance you have country songs?" came back with country rejected.
     for term in raw.get("xg", []) if disliking else ():
         canonical = lexicon.canonical_genre(term)
         if canonical and canonical not in excluded and lexicon.named_in_text(term, written):
@@ -203,7 +202,8 @@ def interpret(
     if language == "en" or not english or lexicon.detect_language(english) != "en":
         english = text if language == "en" else english
 
-    named, exclude_genres, inferred = _genre_reading(raw, text=text, english=english)
+    disliking = lexicon.has_dislike_cue(text)
+    named, exclude_genres, inferred = _genre_reading(raw, text=text, english=english, disliking=disliking)
     named_styles = [g for g in named if g in GENRES]
     genre_terms = list(named)
 
@@ -215,7 +215,6 @@ def interpret(
     # came back as a rejected genre), is read as an artist.
     names_as_genres = [g for g in raw.get("g", []) if not lexicon.looks_like_genre(g)]
     names_as_excluded_genres = [g for g in raw.get("xg", []) if not lexicon.looks_like_genre(g)]
-    disliking = lexicon.has_dislike_cue(text)
     for name, disliked in [
         *((n, False) for n in [*raw.get("a", []), *names_as_genres]),
         *((n, True) for n in [*raw.get("xa", []), *names_as_excluded_genres]),

@@ -336,7 +336,6 @@ def vocabulary_candidates(
     span against every name of a group at once: in pure Python a library of 2,000 artists took
     1.5 s a transcript, 10,000 took 8.6 s.
     """
-    import numpy as np
     from rapidfuzz.distance import Levenshtein
     from rapidfuzz.process import cdist
 
@@ -367,12 +366,12 @@ def vocabulary_candidates(
         if not spans:
             continue
         scores = cdist(spans, keys, scorer=Levenshtein.normalized_similarity, score_cutoff=threshold, workers=1)
-        for index in np.flatnonzero(scores.max(axis=0) >= threshold):
+        closest = scores.max(axis=0)  # each name's best span
+        for index in np.flatnonzero(closest >= threshold):
             if keys[index] in heard:
                 continue  # heard right already (or inside a longer word): a second decoding would add nothing
-            score = float(scores[:, index].max())
-            if score > best.get(names[index], 0.0):
-                best[names[index]] = score
+            if closest[index] > best.get(names[index], 0.0):
+                best[names[index]] = float(closest[index])
     return sorted(best, key=lambda n: -best[n])[:cap]
 
 
