@@ -67,7 +67,7 @@ class LLM(Protocol):
     ) -> Iterator[str]: ...
 
     def generate_json(
-        self, messages: Sequence[Message], *, schema: dict[str, Any], max_tokens: int
+        self, messages: Sequence[Message], *, schema: dict[str, Any], max_tokens: int, unread: Sequence[str] = ()
     ) -> dict[str, Any]: ...
 
     def keep_prefix(self, messages: Sequence[Message]) -> None: ...
@@ -158,7 +158,7 @@ class LocalLLM:
                 if delta:
                     yield delta
 
-    def generate_json(self, messages, *, schema, max_tokens) -> dict[str, Any]:
+    def generate_json(self, messages, *, schema, max_tokens, unread=()) -> dict[str, Any]:
         """An object that satisfies `schema`: the model's free answer when it is one, else constrained.
 
         Sampling under the schema's grammar checks every token of the vocabulary (151k) at each
@@ -166,10 +166,15 @@ class LocalLLM:
         almost always a one-line object; its values outside the schema are dropped. An answer
         that is no object (prose, an injected instruction obeyed, cut off) or lacks a required
         key is generated again under the grammar, so the result always satisfies the schema.
+
+        The free answer stops at its closing brace (the end-of-turn token after it would cost a
+        step, ~80 ms here) and, for each key in `unread`, where the model starts writing that key:
+        a value the caller will not read is not worth its tokens (an English request's paraphrase
+        is ~15 of them, a second and more). The object is closed by code.
         """
         start = time.perf_counter()
-        free = self.generate(messages, max_tokens=max_tokens, stop=["\n"])
-        value = _object_satisfying(free, schema)
+        free = self.generate(messages, max_tokens=max_tokens, stop=["\n", "}", *(f',"{key}":' for key in unread)])
+        value = _object_satisfying(free if free.rstrip().endswith("}") else free + "}", schema)
         constrained = value is None
         if constrained:
             with self.lock:

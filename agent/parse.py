@@ -373,7 +373,9 @@ def parse_request(
     previous_text = history[-1].user if history else (previous.text if previous else "")
     examples = bank.nearest(text, previous=previous_text, k=FEW_SHOT_K)
     messages = build_messages(text, previous=previous, history=history, examples=examples)
-    raw = llm.generate_json(messages, schema=SCHEMA, max_tokens=MAX_OUTPUT_TOKENS)
+    # An English request's paraphrase (e) is never read: the model's writing one is cut short.
+    unread = ("e",) if language == "en" else ()
+    raw = llm.generate_json(messages, schema=SCHEMA, max_tokens=MAX_OUTPUT_TOKENS, unread=unread)
     return interpret(raw, text=text, previous=previous, language=language, notes=notes, history=history)
 
 

@@ -72,8 +72,9 @@ class FakeLLM:
         self.kept: list[list[dict]] = []  # prefixes a warm-up asked to keep  # how many leading messages each call named as its reusable prefix
         self.last_timing = {"completion_tokens": 0}
 
-    def generate_json(self, messages, *, schema, max_tokens):
+    def generate_json(self, messages, *, schema, max_tokens, unread=()):
         self.calls.append(list(messages))
+        self.unread = tuple(unread)
         return dict(self.answer)
 
     def generate(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0):

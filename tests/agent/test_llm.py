@@ -33,6 +33,9 @@ class ScriptedLlama:
     def create_chat_completion(self, **kwargs):
         self.calls.append(kwargs)
         text = self.answers.pop(0)
+        # As llama.cpp does: the text ends before the first stop string, which is not returned.
+        cuts = [text.find(stop) for stop in kwargs.get("stop") or () if stop in text]
+        text = text[: min(cuts)] if cuts else text
         return {"choices": [{"message": {"content": text}}], "usage": {"completion_tokens": len(text.split())}}
 
 
@@ -77,6 +80,24 @@ def test_a_free_json_answer_is_kept_to_what_the_schema_allows(free_answer, kept)
         assert llama.calls[1]["response_format"] == {"type": "json_object", "schema": MOOD_SCHEMA}
 
 
+@pytest.mark.parametrize(
+    ("free_answer", "unread", "kept"),
+    [
+        ('{"m":["sad"],"f":true,"e":"sad songs, please"}', ("e",), {"m": ["sad"], "f": True}),
+        ('{"m":["sad"],"e":"sad songs, please","f":true}', ("e",), {"m": ["sad"]}),  # keys after it are lost
+        ('{"m":["sad"],"e":"sad songs, please"}', (), {"m": ["sad"]}),  # read, then dropped by the schema
+    ],
+)
+def test_the_free_answer_stops_where_an_unread_key_starts(free_answer, unread, kept):
+    llama = ScriptedLlama(free_answer)
+    llm = LocalLLM(llama, name="scripted")
+    value = llm.generate_json([{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=40, unread=unread)
+    assert value == kept
+    assert llm.last_timing["constrained"] is False
+    assert "}" in llama.calls[0]["stop"]
+    assert (',"e":' in llama.calls[0]["stop"]) is bool(unread)
+
+
 def test_a_constrained_answer_cut_short_is_a_clear_error():
     llm = LocalLLM(ScriptedLlama("no json here", '{"m":["sa'), name="scripted")
     with pytest.raises(LLMError, match="cut off"):
@@ -103,6 +124,28 @@ def test_real_model_json_follows_the_schema(real_llm):
     schema = {"type": "object", "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}}, "required": ["mood"]}
     value = real_llm.generate_json([{"role": "user", "content": "I just lost my dog. Which mood: happy or sad?"}], schema=schema, max_tokens=20)
     assert value == {"mood": "sad"}
+
+
+@pytest.mark.llm
+def test_real_model_stops_at_an_unread_key_and_saves_its_tokens(real_llm):
+    schema = {
+        "type": "object",
+        "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}, "note": {"type": "string"}},
+        "required": ["mood"],
+    }
+    ask = [
+        {
+            "role": "user",
+            "content": 'Copy this JSON object exactly, on one line: {"mood":"happy","note":"a long note that '
+            'nobody will ever read, written out word by word for the sake of the test"}',
+        }
+    ]
+    whole = real_llm.generate_json(ask, schema=schema, max_tokens=60)
+    whole_tokens = real_llm.last_timing["completion_tokens"]
+    cut = real_llm.generate_json(ask, schema=schema, max_tokens=60, unread=("note",))
+    assert whole["mood"] == cut["mood"] == "happy"
+    assert "note" in whole and "note" not in cut
+    assert real_llm.last_timing["completion_tokens"] < whole_tokens - 10
 
 
 @pytest.mark.llm
