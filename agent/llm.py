@@ -169,8 +169,8 @@ class LocalLLM:
 
         The free answer stops at its closing brace (the end-of-turn token after it would cost a
         step, ~80 ms here) and, for each key in `unread`, where the model starts writing that key:
-        a value the caller will not read is not worth its tokens (an English request's paraphrase
-        is ~15 of them, a second and more). The object is closed by code.
+        a value the caller will not read is not worth its tokens (the parser's paraphrase is ~8-15
+        of them, ~0.7-1.3 s here). The object is closed by code.
         """
         start = time.perf_counter()
         free = self.generate(messages, max_tokens=max_tokens, stop=["\n", "}", *(f',"{key}":' for key in unread)])
