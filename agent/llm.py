@@ -173,8 +173,8 @@ class LocalLLM:
         of them, ~0.7-1.3 s here). The object is closed by code.
         """
         start = time.perf_counter()
-        free = self.generate(messages, max_tokens=max_tokens, stop=["\n", "}", *(f',"{key}":' for key in unread)])
-        value = _object_satisfying(free if free.rstrip().endswith("}") else free + "}", schema)
+        free = self.generate(messages, max_tokens=max_tokens, stop=free_answer_stops(unread))
+        value = _object_satisfying(closed(free), schema)
         constrained = value is None
         if constrained:
             with self.lock:
@@ -202,6 +202,16 @@ class LocalLLM:
             "constrained": constrained,
         }
         return value
+
+
+def free_answer_stops(unread: Sequence[str] = ()) -> list[str]:
+    """Where a free JSON answer is cut: its line's end, its closing brace, the start of an unread key."""
+    return ["\n", "}", *(f',"{key}":' for key in unread)]
+
+
+def closed(text: str) -> str:
+    """A free answer cut at a stop, with the closing brace the stop took."""
+    return text if text.rstrip().endswith("}") else text + "}"
 
 
 def _object_satisfying(text: str, schema: dict[str, Any]) -> dict[str, Any] | None:

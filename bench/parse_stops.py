@@ -1,5 +1,5 @@
 """Where the parser's free answer stops: at the end of its line only (before), or also at its
-closing brace and, for English, where the model starts the paraphrase key e (now).
+closing brace and where the model starts the paraphrase key e (now: `agent.llm.free_answer_stops`).
 
     nice python -m bench.parse_stops [--n 30]
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from agent import parse as parser
 from agent.fewshot import default_bank
-from agent.llm import LocalLLM, _object_satisfying
+from agent.llm import LocalLLM, _object_satisfying, closed, free_answer_stops
 from bench.common import write_results
 from bench.make_parse_bank import conversation_key
 from bench.parse_eval import SETS, read_lines
@@ -28,7 +28,7 @@ from moodtune.config import Settings
 from moodtune.types import Turn
 
 BEFORE = ["\n"]
-NOW = ["\n", "}", ',"e":']
+NOW = free_answer_stops(("e",))
 
 
 def main(n: int = 30) -> dict:
@@ -50,13 +50,13 @@ def main(n: int = 30) -> dict:
             row[which] = {
                 "seconds": round(time.perf_counter() - start, 3),
                 "tokens": llm.last_timing["completion_tokens"],
-                "reading": _object_satisfying(out if out.rstrip().endswith("}") else out + "}", parser.SCHEMA),
+                "reading": _object_satisfying(closed(out), parser.SCHEMA),
             }
         rows.append(row)
     before = np.array([r["before"]["seconds"] for r in rows])
     now = np.array([r["now"]["seconds"] for r in rows])
 
-    def read(reading):  # what the parser reads of an English answer: everything but e
+    def read(reading):  # what the parser reads of an answer: everything but e
         return json.dumps({k: v for k, v in (reading or {}).items() if k != "e"}, sort_keys=True)
 
     figures = {
