@@ -34,6 +34,10 @@ def test_lexicons_cover_the_vocabularies():
         ("要那种特别燃的电子乐", ["electronic"], []),
         ("电子的有点吵，换成民谣吧", ["folk"], ["electronic"]),
         ("古典的有点太严肃了，换点轻松的流行", ["pop"], ["classical"]),
+        # Genres beyond the ten in Chinese: the model's "punk" is kept as named only if 朋克 is read.
+        ("我现在很生气！！来点能发泄的，金属或者朋克都行", ["metal", "punk"], []),
+        ("不要朋克，来点放克和灵魂乐", ["funk", "soul"], ["punk"]),
+        ("放点电影原声或者音乐剧", ["soundtrack", "musical"], []),
     ],
 )
 def test_genre_mentions(text, liked, excluded):

@@ -299,3 +299,16 @@ def test_every_later_turn_of_a_conversation_is_a_follow_up(settings, fake_llm):
     # A turn that starts another playlist is a new request, whatever came before it.
     another = parse_request("Ok now I'd like to make a playlist for nostalgia", previous=previous, history=history, llm=fake_llm(answer(m=["nostalgic"])), settings=settings)
     assert not another.follow_up
+
+
+@pytest.mark.parametrize(("text", "model_genres", "terms"), [
+    # The paraphrase `e` is cut off, so a genre the model reads is kept only when its Chinese
+    # spelling is in the request (agent/rules/zh.yaml); before, "punk" rode in on the paraphrase.
+    ("我现在很生气！！来点能发泄的，金属或者朋克都行", ["metal", "punk"], ("metal", "punk")),
+    ("来点放克", ["funk"], ("funk",)),
+    # A genre the request never writes stays the model's guess, not a named term.
+    ("开车回家路上听的", ["country"], ()),
+])
+def test_chinese_genre_terms_are_kept_when_written(settings, fake_llm, text, model_genres, terms):
+    intent = parse_request(text, llm=fake_llm(answer(m=["energetic"], g=model_genres)), settings=settings)
+    assert intent.language == "zh" and intent.genre_terms == terms
