@@ -5,7 +5,8 @@
 Per mode, in a temporary folder: `git clone` of the repository's committed HEAD, then
 `./run.sh` with its own MOODTUNE_HOME and port, timed until the UI page is served and then
 until `POST /api/v1/recommend` answers (template explanations: the list itself).
-- cold: PIP_CACHE_DIR is a new empty folder: every wheel is downloaded and llama-cpp-python built.
+- cold: PIP_CACHE_DIR and MOODTUNE_WHEELS are new empty folders: every wheel is downloaded and
+  llama-cpp-python built.
 - warm: the user's pip cache as it is (after one install: wheels, the llama-cpp-python build).
 - second: `./run.sh` again in the last clone, with its venv and home: what every later start costs.
 - setup, restart (`--home DIR`): no clone; what `./run.sh` runs after its install step
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
                 env["MOODTUNE_HOME"] = str(clone / ".home")
                 if mode == "cold":
                     env["PIP_CACHE_DIR"] = str(work / "empty-pip-cache")
+                    env["MOODTUNE_WHEELS"] = str(work / "empty-wheels")  # run.sh's llama.cpp builds, kept per CPU
             env["MOODTUNE_PORT"] = str(free_port())
             print(f"== {mode}: ./run.sh in {clone}", flush=True)
             result = run_once(clone, env=env, port=int(env["MOODTUNE_PORT"]))

@@ -12,7 +12,7 @@ from moodtune.artefacts import verify_artefact
 from moodtune.cli import CommandLine
 from moodtune.config import SHIPPED_MODELS_DIR, Settings
 from moodtune.errors import MoodtuneError
-from moodtune.weights import assemble_llm, llm_status
+from moodtune.weights import assemble_llm, llama_build_check, llm_status
 
 # Shipped artefacts: directory name -> the command that rebuilds it.
 SHIPPED_ARTEFACTS = {
@@ -99,6 +99,7 @@ def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
             f"{status.path}: {status.detail}" + ("" if status.ready else "; run `moodtune setup`"),
         )
     )
+    checks.append(llama_build_check())
     for name, fix in SHIPPED_ARTEFACTS.items():
         try:
             manifest = verify_artefact(SHIPPED_MODELS_DIR / name, name=f"{name} model", fix=fix)

@@ -11,6 +11,7 @@ import errno
 import importlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,56 @@ class LLMStatus:
     path: Path
     ready: bool
     detail: str
+
+
+# A CPU flag (/proc/cpuinfo) and the name llama.cpp's system info gives the instructions when its
+# build uses them. ./run.sh compiles llama.cpp for the CPU it runs on; a portable build leaves
+# these unused (on an AVX-512 Xeon a parse then takes ~18 % longer).
+LLAMA_CPU_FEATURES = {
+    "avx2": "AVX2",
+    "avx512f": "AVX512",
+    "avx512vbmi": "AVX512_VBMI",
+    "avx512_vnni": "AVX512_VNNI",
+    "avx512_bf16": "AVX512_BF16",
+    "avx_vnni": "AVX_VNNI",
+    "amx_int8": "AMX_INT8",
+}
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's instruction flags; empty where the system does not say (not Linux)."""
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return set()
+    for line in lines:
+        if line.startswith(("flags", "Features")):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def unused_cpu_features(system_info: str, flags: set[str]) -> list[str]:
+    """llama.cpp's names for instructions the CPU has and the build (its system info line) lacks."""
+    built = {name for name, value in re.findall(r"(\w+) = (\d+)", system_info) if value != "0"}
+    return sorted(name for flag, name in LLAMA_CPU_FEATURES.items() if flag in flags and name not in built)
+
+
+def llama_build_check(*, flags: set[str] | None = None, system_info: str | None = None) -> tuple[str, bool, str]:
+    """(what, ready, detail) for `moodtune doctor`: which instructions the installed llama.cpp uses."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return ("llama.cpp build", False, "llama-cpp-python is not installed: run ./run.sh")
+    info = llama_cpp.llama_print_system_info().decode(errors="replace") if system_info is None else system_info
+    used = sorted(set(LLAMA_CPU_FEATURES.values()) & set(re.findall(r"(\w+) = [1-9]", info)))
+    detail = f"llama-cpp-python {llama_cpp.__version__}, uses {', '.join(used) or 'no SIMD extension'}"
+    unused = unused_cpu_features(info, cpu_flags() if flags is None else flags)
+    if unused:
+        detail += (
+            f"; this CPU also has {', '.join(unused)}, which this build leaves unused (answers come slower): "
+            "delete .venv/.moodtune-install and run ./run.sh to build it for this CPU"
+        )
+    return ("llama.cpp build", True, detail)
 
 
 def llm_status(settings: Settings, *, expected_size: int = LLM_SIZE, expected_sha256: str = LLM_SHA256) -> LLMStatus:

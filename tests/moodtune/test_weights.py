@@ -95,3 +95,47 @@ def test_damaged_final_file_is_reassembled(settings, parts, damage):
     assert not llm_status(settings, expected_size=size, expected_sha256=digest).ready
     assemble_llm(settings, part_paths=paths, expected_size=size, expected_sha256=digest)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+
+
+PORTABLE = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | OPENMP = 1 | REPACK = 1 | "
+NATIVE_AVX512 = PORTABLE.replace("BMI2 = 1 |", "BMI2 = 1 | AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 |")
+
+
+@pytest.mark.parametrize(
+    ("info", "flags", "unused"),
+    [
+        (PORTABLE, {"avx2", "avx512f", "avx512vbmi", "avx512_vnni"}, ["AVX512", "AVX512_VBMI", "AVX512_VNNI"]),
+        (NATIVE_AVX512, {"avx2", "avx512f", "avx512vbmi", "avx512_vnni"}, []),
+        (PORTABLE, {"avx2", "fma"}, []),  # an AVX2 CPU: the portable build is all it can use
+        (PORTABLE.replace("AVX2 = 1", "AVX2 = 0"), {"avx2"}, ["AVX2"]),
+        (PORTABLE, {"avx2", "avx_vnni", "amx_int8"}, ["AMX_INT8", "AVX_VNNI"]),
+        (PORTABLE, set(), []),  # the system does not say (not Linux): no advice
+    ],
+)
+def test_unused_cpu_features(info, flags, unused):
+    assert weights.unused_cpu_features(info, flags) == unused
+
+
+def test_cpu_flags_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu sse avx2 avx512f\n\nprocessor\t: 1\n")
+    assert weights.cpu_flags(cpuinfo) == {"fpu", "sse", "avx2", "avx512f"}
+    assert weights.cpu_flags(tmp_path / "absent") == set()
+
+
+def test_doctor_advises_a_rebuild_only_when_the_build_leaves_instructions_unused():
+    avx512 = {"avx2", "avx512f", "avx512vbmi", "avx512_vnni"}
+    _, ready, detail = weights.llama_build_check(flags=avx512, system_info=NATIVE_AVX512)
+    assert ready and detail.endswith("uses AVX2, AVX512, AVX512_VBMI, AVX512_VNNI")
+    _, ready, detail = weights.llama_build_check(flags=avx512, system_info=PORTABLE)
+    assert ready and "also has AVX512, AVX512_VBMI, AVX512_VNNI" in detail and "run ./run.sh" in detail
+    _, ready, detail = weights.llama_build_check(flags=set())  # the installed build, a CPU that says nothing
+    assert ready and detail.startswith("llama-cpp-python ") and "also has" not in detail
+
+
+def test_run_sh_built_llama_cpp_for_this_cpu():
+    """./run.sh compiles llama.cpp for the CPU it installs on: nothing the CPU offers goes unused."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    assert weights.unused_cpu_features(info, weights.cpu_flags()) == []
