@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from moodtune.weights import llama_build_features, llama_system_info
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -41,6 +43,7 @@ def machine_info() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    info = llama_system_info()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -48,6 +51,8 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "packages": versions,
+        # A build for this CPU and the portable one differ in speed and in some greedy readings.
+        "llama_cpp_uses": None if info is None else llama_build_features(info),
         "git_commit": commit,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -103,14 +103,28 @@ def unused_cpu_features(system_info: str, flags: set[str]) -> list[str]:
     return sorted(name for flag, name in LLAMA_CPU_FEATURES.items() if flag in flags and name not in built)
 
 
-def llama_build_check(*, flags: set[str] | None = None, system_info: str | None = None) -> tuple[str, bool, str]:
-    """(what, ready, detail) for `moodtune doctor`: which instructions the installed llama.cpp uses."""
+def llama_system_info() -> str | None:
+    """The installed llama.cpp's own line on what it was built with; None if it is not installed."""
     try:
         import llama_cpp
     except ImportError:
+        return None
+    return llama_cpp.llama_print_system_info().decode(errors="replace")
+
+
+def llama_build_features(system_info: str) -> list[str]:
+    """The instructions of LLAMA_CPU_FEATURES a llama.cpp build uses, from its system info line."""
+    return sorted(set(LLAMA_CPU_FEATURES.values()) & set(re.findall(r"(\w+) = [1-9]", system_info)))
+
+
+def llama_build_check(*, flags: set[str] | None = None, system_info: str | None = None) -> tuple[str, bool, str]:
+    """(what, ready, detail) for `moodtune doctor`: which instructions the installed llama.cpp uses."""
+    info = llama_system_info() if system_info is None else system_info
+    if info is None:
         return ("llama.cpp build", False, "llama-cpp-python is not installed: run ./run.sh")
-    info = llama_cpp.llama_print_system_info().decode(errors="replace") if system_info is None else system_info
-    used = sorted(set(LLAMA_CPU_FEATURES.values()) & set(re.findall(r"(\w+) = [1-9]", info)))
+    import llama_cpp
+
+    used = llama_build_features(info)
     detail = f"llama-cpp-python {llama_cpp.__version__}, uses {', '.join(used) or 'no SIMD extension'}"
     unused = unused_cpu_features(info, cpu_flags() if flags is None else flags)
     if unused:
