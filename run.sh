@@ -32,8 +32,8 @@ install() {
 }
 
 llama_cpp() {
-  # llama.cpp compiled for this CPU (-march=native): on an AVX-512 Xeon a prompt token costs 28 % and
-  # a parse ~8-16 % less than with the portable AVX2 build (bench/results/llama_build.json). Such a wheel
+  # llama.cpp compiled for this CPU (-march=native): on an AVX-512 Xeon a prompt token costs ~20-50 %
+  # and a parse ~8-16 % less than with the portable AVX2 build (bench/results/llama_build.json). Such a wheel
   # must not run on another CPU, so it stays out of pip's cache (which any venv on any machine
   # sharing it would reuse) and is kept under a key of this CPU's model and flags instead.
   local key dir wheel

@@ -5,7 +5,8 @@
     python -m bench.llama_build compare                      # the parse_eval runs below, side by side
 
 `micro` times the LLM itself: 200 prompt tokens read from an empty context and 30 tokens generated
-greedily, three times, as `bench/results/llama_build_micro_<label>.json`.
+greedily, three times, as `bench/results/llama_build_micro_<label>.json`. Run the builds in turn
+(avx2_1, native_1, avx2_2, ...): this machine's speed drifts by tens of percent within an hour.
 
 `compare` reads `bench.parse_eval --no-cache` runs made with each build in turn on the same machine
 (one process per build: two builds cannot share one): the second held-out slice, the fresh dev slice,
