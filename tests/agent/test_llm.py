@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from agent.llm import LocalLLM
+from agent.llm import FREE_ANSWER_TOKENS, LocalLLM
 from moodtune.errors import LLMError, ModelMissingError
 
 
@@ -96,6 +96,18 @@ def test_the_free_answer_stops_where_an_unread_key_starts(free_answer, unread, k
     assert llm.last_timing["constrained"] is False
     assert "}" in llama.calls[0]["stop"]
     assert (',"e":' in llama.calls[0]["stop"]) is bool(unread)
+
+
+@pytest.mark.parametrize("max_tokens", [120, 30])
+def test_a_looping_free_answer_is_cut_at_the_free_cap_and_generated_under_the_grammar(max_tokens):
+    # What the cap leaves of a list the model repeats until it is stopped.
+    looping = '{"m":["calm","sad","calm","sad","calm","sad","calm",'
+    llama = ScriptedLlama(looping, '{"m":["sad"],"f":false}')
+    llm = LocalLLM(llama, name="scripted")
+    value = llm.generate_json([{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=max_tokens)
+    assert value == {"m": ["sad"], "f": False} and llm.last_timing["constrained"]
+    assert llama.calls[0]["max_tokens"] == min(max_tokens, FREE_ANSWER_TOKENS)
+    assert llama.calls[1]["max_tokens"] == max_tokens  # the grammar's answer keeps the caller's cap
 
 
 def test_a_constrained_answer_cut_short_is_a_clear_error():
