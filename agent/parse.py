@@ -373,9 +373,10 @@ def parse_request(
     previous_text = history[-1].user if history else (previous.text if previous else "")
     examples = bank.nearest(text, previous=previous_text, k=FEW_SHOT_K)
     messages = build_messages(text, previous=previous, history=history, examples=examples)
-    # The model's English paraphrase (e) is cut off as it starts: no reading needs it (none changed
-    # without it on 97 + 48 Chinese and 72 English requests; the demo's e2e the same), and for a
-    # Chinese request it was ~8 tokens, ~0.7 s. `english` is then the request itself.
+    # The model's English paraphrase (e) is cut off as it starts: ~8 tokens, ~0.7 s of a Chinese
+    # parse. `english` is then the request itself, so a genre counts as named only when the request
+    # writes it (Chinese spellings in agent/rules/zh.yaml); the Chinese set and the demo's e2e read
+    # as they did with the paraphrase (bench/results/parse_zh_native_genre_names.json).
     raw = llm.generate_json(messages, schema=SCHEMA, max_tokens=MAX_OUTPUT_TOKENS, unread=("e",))
     return interpret(raw, text=text, previous=previous, language=language, notes=notes, history=history)
 

@@ -73,7 +73,7 @@ class LLMStatus:
 
 # A CPU flag (/proc/cpuinfo) and the name llama.cpp's system info gives the instructions when its
 # build uses them. ./run.sh compiles llama.cpp for the CPU it runs on; a portable build leaves
-# these unused (on an AVX-512 Xeon a parse then takes ~18 % longer).
+# these unused (on an AVX-512 Xeon a parse then takes ~8-16 % longer: bench/results/llama_build.json).
 LLAMA_CPU_FEATURES = {
     "avx2": "AVX2",
     "avx512f": "AVX512",
@@ -99,7 +99,7 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 def unused_cpu_features(system_info: str, flags: set[str]) -> list[str]:
     """llama.cpp's names for instructions the CPU has and the build (its system info line) lacks."""
-    built = {name for name, value in re.findall(r"(\w+) = (\d+)", system_info) if value != "0"}
+    built = set(llama_build_features(system_info))
     return sorted(name for flag, name in LLAMA_CPU_FEATURES.items() if flag in flags and name not in built)
 
 

@@ -135,7 +135,5 @@ def test_doctor_advises_a_rebuild_only_when_the_build_leaves_instructions_unused
 
 def test_run_sh_built_llama_cpp_for_this_cpu():
     """./run.sh compiles llama.cpp for the CPU it installs on: nothing the CPU offers goes unused."""
-    import llama_cpp
-
-    info = llama_cpp.llama_print_system_info().decode()
-    assert weights.unused_cpu_features(info, weights.cpu_flags()) == []
+    info = weights.llama_system_info()
+    assert info is not None and weights.unused_cpu_features(info, weights.cpu_flags()) == []
