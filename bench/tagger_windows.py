@@ -1,6 +1,7 @@
 """Which of the tagger's patches a track needs: the fused reading's figures when the tags are the mean over fewer patches.
 
     python -m bench.tagger_windows [--variants all12,mid4,...]
+    python -m bench.tagger_windows --whole [--variants spread12,spread24,whole]
 
 For each of bench/realaudio.py's 225 labelled real recordings, both MusiCNN models' per-patch
 probabilities over the default windows (4 excerpts of 9 s at 20/40/60/80 %, 3 patches each,
@@ -42,6 +43,17 @@ VARIANTS: dict[str, tuple[int, ...]] = {
     "w2x3_40_60": (3, 4, 5, 6, 7, 8),
 }
 OLD_WINDOWS, OLD_WINDOW_SECONDS = 4, 9.0
+# With --whole, every consecutive patch of the track is tagged and a variant keeps n of them,
+# spread evenly from the first to the last (None: all). The int8 front-end made a patch cheap
+# enough (~13 ms a model) to ask whether more than 12 read real music better.
+WHOLE_VARIANTS: dict[str, int | None] = {"spread8": 8, "spread12": 12, "spread24": 24, "spread48": 48, "whole": None}
+
+
+def spread(n_patches: int, keep: int | None) -> list[int]:
+    """`keep` patch indices spread evenly over 0..n_patches-1 (all of them when there are fewer, or keep is None)."""
+    if keep is None or n_patches <= keep:
+        return list(range(n_patches))
+    return sorted({round(float(i)) for i in np.linspace(0, n_patches - 1, keep)})
 
 
 def _key(row: dict) -> str:
@@ -73,12 +85,14 @@ def measured(row: dict, workdir: Path) -> dict[str, Any]:
     return entry
 
 
-def patch_probabilities(row: dict, workdir: Path) -> dict[str, np.ndarray]:
-    """{"msd": (n, 50), "mtt": (n, 50)} per-patch probabilities over the default windows (cached)."""
+def patch_probabilities(row: dict, workdir: Path, *, whole: bool = False) -> dict[str, np.ndarray]:
+    """{"msd": (n, 50), "mtt": (n, 50)} per-patch probabilities over the default windows, or over
+    the whole track in consecutive patches (cached per tagger version)."""
     from tools import audio_features as af
-    from tools.tagger import SAMPLE_RATE, MusicTagger, plan_windows, prepare_excerpts
+    from tools.tagger import ARTEFACT_VERSION, SAMPLE_RATE, MusicTagger, plan_windows, prepare_excerpts
 
-    cached = realaudio.cache_dir() / "tagger_patches" / f"{_key(row)}.npz"
+    folder = f"tagger_patches{'_whole' if whole else ''}-{ARTEFACT_VERSION}"
+    cached = realaudio.cache_dir() / folder / f"{_key(row)}.npz"
     if cached.is_file():
         with np.load(cached) as saved:
             return {name: saved[name] for name in ("msd", "mtt")}
@@ -86,7 +100,7 @@ def patch_probabilities(row: dict, workdir: Path) -> dict[str, np.ndarray]:
     windows: list = []
 
     def plan(duration: float):
-        windows[:] = plan_windows(duration, windows=OLD_WINDOWS, window_seconds=OLD_WINDOW_SECONDS)
+        windows[:] = plan_windows(duration, windows=None if whole else OLD_WINDOWS, window_seconds=OLD_WINDOW_SECONDS)
         return [(offset, seconds, SAMPLE_RATE) for offset, seconds in windows]
 
     _, signals = af.decode_spans(path, plan)
@@ -97,13 +111,19 @@ def patch_probabilities(row: dict, workdir: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def variant_items(rows: list[dict], patches: dict[str, dict], measures: dict[str, dict], keep: tuple[int, ...]) -> list:
+def variant_items(
+    rows: list[dict], patches: dict[str, dict], measures: dict[str, dict], keep: tuple[int, ...] | int | None
+) -> list:
     items = []
     for row in rows:
         probs = patches[row["id"]]
         n = len(probs["msd"])
-        # A track too short for the windows was read whole: all its patches, in every variant.
-        use = list(keep) if n == 12 else list(range(n))
+        if keep is None or isinstance(keep, int):
+            use = spread(n, keep)
+        elif n == 12:
+            use = list(keep)
+        else:  # a track too short for the windows was read whole: all its patches, in every variant
+            use = list(range(n))
         comp = {
             **measures[row["id"]],
             "msd": dict(zip(MSD_TAGS, map(float, probs["msd"][use].mean(axis=0)))),
@@ -126,30 +146,47 @@ def summary(figures: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def main(variants: list[str]) -> dict[str, Any]:
+def main(variants: list[str], *, whole: bool = False, name: str = "tagger_windows") -> dict[str, Any]:
     import torch
+
+    from tools.tagger import ARTEFACT_VERSION
 
     torch.set_num_threads(1)
     rows = realaudio.load_rows("all")
     patches, measures = {}, {}
     with tempfile.TemporaryDirectory(prefix="moodtune-windows-") as tmp:
         for i, row in enumerate(rows, 1):
-            patches[row["id"]] = patch_probabilities(row, Path(tmp))
+            patches[row["id"]] = patch_probabilities(row, Path(tmp), whole=whole)
             measures[row["id"]] = measured(row, Path(tmp))
             if i % 20 == 0:
                 print(f"[{i}/{len(rows)}] patches", flush=True)
-    figures: dict[str, Any] = {"tracks": len(rows), "patches_of": "4 x 9 s excerpts at 20/40/60/80 %", "variants": {}}
-    for name in variants:
-        result, _ = fit(variant_items(rows, patches, measures, VARIANTS[name]), tracks_listed=len(rows), verbose=False)
-        figures["variants"][name] = {"patches": list(VARIANTS[name]), **summary(result)}
-        print(name, figures["variants"][name], flush=True)
+    figures: dict[str, Any] = {
+        "tracks": len(rows),
+        "patches_of": "every consecutive 3 s patch of the track" if whole else "4 x 9 s excerpts at 20/40/60/80 %",
+        "tagger_version": ARTEFACT_VERSION,
+        "patches_per_track_median": float(np.median([len(p["msd"]) for p in patches.values()])),
+        "variants": {},
+    }
+    table = WHOLE_VARIANTS if whole else VARIANTS
+    for variant in variants:
+        keep = table[variant]
+        result, _ = fit(variant_items(rows, patches, measures, keep), tracks_listed=len(rows), verbose=False)
+        shown = keep if keep is None or isinstance(keep, int) else list(keep)
+        figures["variants"][variant] = {"patches": shown, **summary(result)}
+        print(variant, figures["variants"][variant], flush=True)
     figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    write_results("tagger_windows", figures)
+    write_results(name, figures)
     return figures
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", help="comma-separated; default: every variant of the mode")
+    parser.add_argument(
+        "--whole", action="store_true", help="tag every patch of each track; variants keep n spread evenly"
+    )
+    parser.add_argument("--name", help="results file name (default tagger_windows, or tagger_windows_whole)")
     args = parser.parse_args()
-    main(args.variants.split(","))
+    default = WHOLE_VARIANTS if args.whole else VARIANTS
+    chosen = args.variants.split(",") if args.variants else list(default)
+    main(chosen, whole=args.whole, name=args.name or ("tagger_windows_whole" if args.whole else "tagger_windows"))

@@ -63,13 +63,26 @@ class FakeLLM:
     name = "fake-llm"
 
     def __init__(self, answer: dict | None = None, wording: str | list[str] = "") -> None:
-        self.answer = answer or {"m": ["calm"], "x": [], "g": [], "a": [], "xa": [], "xg": [], "c": "", "f": False,
-                                 "s": "match", "e": "", "music": True}
+        self.answer = answer or {
+            "m": ["calm"],
+            "x": [],
+            "g": [],
+            "a": [],
+            "xa": [],
+            "xg": [],
+            "c": "",
+            "f": False,
+            "s": "match",
+            "e": "",
+            "music": True,
+        }
         # One answer for every call, or a list: the answer of each call in turn.
         self.wording = wording
         self.calls: list[list[dict]] = []
         self.prefixes: list[int] = []
-        self.kept: list[list[dict]] = []  # prefixes a warm-up asked to keep  # how many leading messages each call named as its reusable prefix
+        self.kept: list[
+            list[dict]
+        ] = []  # prefixes a warm-up asked to keep  # how many leading messages each call named as its reusable prefix
         self.last_timing = {"completion_tokens": 0}
 
     def generate_json(self, messages, *, schema, max_tokens, unread=()):
@@ -93,9 +106,30 @@ class FakeLLM:
             yield text[i : i + 7]
 
 
+# Real recordings from Debian packages (./run.sh test installs them; see bench/data/README.md for
+# their labels): a death-metal song by Muldjord and Wesnoth's quiet orchestral "sad" theme.
+REAL_RECORDINGS = {
+    "metal": Path("/usr/share/games/fretsonfire/data/songs/muldjord/chaos_god/song.ogg"),
+    "orchestral": Path("/usr/share/games/wesnoth/1.16/data/core/music/sad.ogg"),
+}
+
+
+@pytest.fixture(scope="session")
+def real_recordings() -> dict[str, Path]:
+    missing = [str(p) for p in REAL_RECORDINGS.values() if not p.is_file()]
+    if missing:
+        if os.environ.get("MOODTUNE_REQUIRE_REALAUDIO"):
+            pytest.fail(
+                f"real recordings missing: {missing} (apt-get install fretsonfire-songs-muldjord wesnoth-1.16-music)"
+            )
+        pytest.skip(f"real recordings not installed: {missing}")
+    return dict(REAL_RECORDINGS)
+
+
 @pytest.fixture
 def fake_llm():
     return FakeLLM
+
 
 def make_track(
     track_id: str,
@@ -135,7 +169,9 @@ def small_tmpfs(tmp_path):
     """A 1 MB tmpfs, for a real full disk; needs the right to mount (root), else the test is skipped, saying why."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     yield mount

@@ -49,9 +49,17 @@ from 0.68 to 0.59 per package (top-3 0.83 -> 0.81), two per window (8) to 0.67 a
 AUC (leave one package out) from 0.843 to 0.836 (bench/results/tagger_windows.json,
 `python -m bench.tagger_windows`), so the default stays at 12 patches.
 
-Speed (one thread, `python -m tools.tagger bench`): about 0.04 s per 3 s patch, 0.4-0.5 s per
-30 s of audio, so a track at the defaults costs about 0.5 s. torch uses every core by default:
-set torch.set_num_threads(1) in worker processes that run several taggers side by side.
+Precision: the five front-end convs (all but ~2 % of the arithmetic) run in int8 by default
+(`int8_network`): weights per channel, the input per tensor, each channel's output scaled to a
+range measured on real recordings (`calibrate`; models/tagger/{msd,mtt}_int8.json, made by
+`python -m tools.tagger calibrate`; the recordings and the agreement with float32 on recordings
+of other packages are in the manifest). `precision="float32"` is the exact port that the parity
+test holds to TensorFlow.
+
+Speed (one thread, `python -m tools.tagger bench [--precision float32]`): the 12 patches of a
+track at the defaults cost ~0.16 s in int8 against ~0.4 s in float32 on an AVX-512 Xeon
+(VNNI). torch uses every core by default: set torch.set_num_threads(1) in worker processes
+that run several taggers side by side.
 
 Errors: a missing or altered artefact raises ModelMissingError / ModelCorruptError (from
 moodtune/artefacts.py, with the command that restores it); an unreadable, empty or silent file
@@ -69,6 +77,7 @@ issues #2 and #20: with batch size 1 the extractor repeats the first patch's).
 
 Build the artefact from the TF dumps (see tools/tagger_convert.py) and measure it:
     python -m tools.tagger build --npz /tmp/musicnn_npz
+    python -m tools.tagger calibrate FILE... --check FILE... --source "..."   (see the manifest for ours)
     python -m tools.tagger bench
     python -m tools.tagger tag FILE [--model mtt] [--windows 4]
 """
@@ -76,6 +85,7 @@ Build the artefact from the TF dumps (see tools/tagger_convert.py) and measure i
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -87,7 +97,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from moodtune.artefacts import log_load, verify_artefact, write_manifest
+from moodtune.artefacts import atomic_path, log_load, verify_artefact, write_manifest
 from moodtune.config import SHIPPED_MODELS_DIR
 from moodtune.errors import AudioReadError, InputError, ModelCorruptError, ModelMissingError
 from tools.audio_features import AUDIO_SUFFIXES
@@ -95,8 +105,10 @@ from tools.audio_features import AUDIO_SUFFIXES
 if TYPE_CHECKING:
     import torch
 
+log = logging.getLogger(__name__)
+
 ARTEFACT_NAME = "tagger"
-ARTEFACT_VERSION = "1.0.0"
+ARTEFACT_VERSION = "1.1.0"  # 1.1.0: int8 calibration ({name}_int8.json)
 ARTEFACT_DIR = SHIPPED_MODELS_DIR / "tagger"
 RESTORE_FIX = (
     "run `git checkout -- models/tagger` to restore the shipped files, or rebuild them: "
@@ -117,6 +129,10 @@ EMBEDDING_DIM = 200
 DEFAULT_WINDOWS = 4
 WINDOW_SECONDS = 9.0  # 144,000 samples -> 563 frames -> 3 whole patches
 MIN_SECONDS = 0.5
+# The int8 front-end's ranges are the calibration maxima times this (see calibrate), chosen by the
+# agreement with float32 on real recordings the calibration did not see (python -m tools.tagger calibrate).
+INT8_HEADROOM = 1.5
+PRECISIONS = ("int8", "float32")
 
 # Output order of each model (musicnn/configuration.py); the case is musicnn's ('Mellow', 'Hip-Hop', 'House').
 MSD_TAGS: tuple[str, ...] = (
@@ -145,6 +161,10 @@ TRAINING_DATA = {
 
 def weights_file(name: str) -> str:
     return f"{name}_musicnn.safetensors"
+
+
+def calibration_file(name: str) -> str:
+    return f"{name}_int8.json"
 
 
 def tags_file(name: str) -> str:
@@ -197,16 +217,15 @@ def _build_network(n_tags: int = 50) -> torch.nn.Module:
 
         def forward(self, x: torch.Tensor, *, literal: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
             """`literal` runs the front-end op for op as TF does; the default gives the same numbers faster."""
+            return self.back_end(self.front_end(self.bn_input(x.unsqueeze(1)), literal=literal))
+
+        def front_end(self, x: torch.Tensor, *, literal: bool = False) -> torch.Tensor:
+            """(B, 1, T, F) normalised log-mel -> (B, 561, T): each conv max-pooled over frequency."""
             block = self._block_literal if literal else self._block_fused
-            x = self.bn_input(x.unsqueeze(1))  # (B, 1, T, F)
-            front = []
-            padded = F.pad(x, (0, 0, 3, 3))
-            for conv, bn in zip(self.timbral, self.timbral_bn):
-                front.append(block(padded, conv, bn))  # (B, 204, T)
-            for k, conv, bn in zip(self.temporal_kernels, self.temporal, self.temporal_bn):
-                before = (k - 1) // 2
-                front.append(block(F.pad(x, (0, 0, before, k - 1 - before)), conv, bn))  # (B, 51, T)
-            front_features = torch.cat(front, dim=1)  # (B, 561, T)
+            return torch.cat([block(self.pad_for(x, k), conv, bn) for conv, bn, k in self.front_layers()], dim=1)
+
+        def back_end(self, front_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """(B, 561, T) front-end features -> (logits (B, 50), penultimate (B, 200))."""
             m1 = self.mid_bn[0](F.relu(self.mid[0](F.pad(front_features, (3, 3)))))
             m2 = self.mid_bn[1](F.relu(self.mid[1](F.pad(m1, (3, 3))))) + m1
             m3 = self.mid_bn[2](F.relu(self.mid[2](F.pad(m2, (3, 3))))) + m2
@@ -214,6 +233,19 @@ def _build_network(n_tags: int = 50) -> torch.nn.Module:
             pooled = torch.stack([features.amax(dim=2), features.mean(dim=2)], dim=2).flatten(1)  # (B, 1506)
             penultimate = self.dense_bn(F.relu(self.dense(self.pool_bn(pooled))))
             return self.output(penultimate), penultimate
+
+        def front_layers(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d, int]]:
+            """The five front-end convs with their batch norms and temporal kernel (0: timbral)."""
+            timbral = [(conv, bn, 0) for conv, bn in zip(self.timbral, self.timbral_bn)]
+            return timbral + list(zip(self.temporal, self.temporal_bn, self.temporal_kernels))
+
+        @staticmethod
+        def pad_for(x: torch.Tensor, k: int) -> torch.Tensor:
+            """Timbral convs (k = 0) pad time by 3 + 3; temporal ones as TF's 'same', the extra zero after."""
+            if k == 0:
+                return F.pad(x, (0, 0, 3, 3))
+            before = (k - 1) // 2
+            return F.pad(x, (0, 0, before, k - 1 - before))
 
         @staticmethod
         def _block_literal(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> torch.Tensor:
@@ -234,6 +266,123 @@ def _build_network(n_tags: int = 50) -> torch.nn.Module:
             return scale[:, None] * F.relu(sign[:, None] * peak) + shift[:, None]
 
     return MusiCNN()
+
+
+# --------------------------------------------------------------------------- int8 front-end
+
+
+def calibrate(network: torch.nn.Module, patches: np.ndarray, *, headroom: float = INT8_HEADROOM) -> dict[str, Any]:
+    """The ranges the int8 front-end quantizes to, measured on real log-mel patches (n, 187, 96).
+
+    The input range runs from the normalised value of silence (log-mel 0) to the largest value
+    seen; each conv channel's range is the largest ReLU output seen. Both are widened by
+    `headroom`: a value above its range is clipped, and the max-pool over frequency reads exactly
+    the largest values.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    with torch.inference_mode():
+        x = network.bn_input(torch.from_numpy(np.asarray(patches, dtype=np.float32)).unsqueeze(1))
+        silence = float(network.bn_input(torch.zeros(1, 1, 1, 1)).item())
+        low = min(silence, float(x.min()))
+        high = low + headroom * (float(x.max()) - low)
+        layers = []
+        for conv, _bn, k in network.front_layers():
+            peak = F.relu(F.conv2d(network.pad_for(x, k), conv.weight, conv.bias)).amax(dim=(0, 2, 3))
+            layers.append([round(float(v), 6) for v in (headroom * peak).clamp(min=1e-3)])
+    return {"format": 1, "headroom": headroom, "patches": len(patches), "input": [low, high], "layers": layers}
+
+
+def _quantized_engine() -> str | None:
+    """torch's int8 engine for this CPU (x86: fbgemm/oneDNN kernels, VNNI where the CPU has it), or None."""
+    import torch
+
+    engines = torch.backends.quantized.supported_engines
+    return next((e for e in ("x86", "onednn", "fbgemm", "qnnpack") if e in engines), None)
+
+
+def int8_network(network: torch.nn.Module, calibration: dict[str, Any]) -> torch.nn.Module:
+    """`network` with its five front-end convs (98 % of its arithmetic) in int8; the rest stays float32.
+
+    Each conv channel's weights and bias are divided by its calibrated range, so every channel's
+    ReLU output spans [0, 1] and can share one 8-bit output scale (torch's quantized conv has one
+    per tensor; unscaled, quiet channels would get a few levels). A channel whose batch norm has a
+    negative scale needs min_f ReLU(z), not the max (see _block_fused): min_f ReLU(z) is
+    -max_f(-ReLU(z)), and a conv with negated weights whose output zero point is 255 (values in
+    [-1, 0]) gives -ReLU(z) directly, so both kinds go through torch's quantized max-pool. The
+    weights are quantized per channel (int8), the input per tensor (uint8).
+    """
+    import torch
+    import torch.ao.nn.quantized as nnq
+    import torch.nn.functional as F
+    from torch import nn
+
+    engine = _quantized_engine()
+    if engine is None:
+        raise RuntimeError("this torch build has no int8 engine")
+    torch.backends.quantized.engine = engine
+    low, high = calibration["input"]
+    in_scale = (high - low) / 255
+    in_zero = round(-low / in_scale)
+
+    class Int8Layer(nn.Module):
+        def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d, k: int, ranges: Sequence[float]) -> None:
+            super().__init__()
+            self.k = k
+            self.parts = nn.ModuleList()
+            self.signs: list[float] = []
+            order = []
+            with torch.no_grad():
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                rng = torch.tensor(ranges, dtype=torch.float32)
+                self.register_buffer("back", rng * scale)  # undoes the division, then BN's scale
+                self.register_buffer("shift", bn.bias - bn.running_mean * scale)
+                negative = scale < 0
+                for chosen, sign in ((~negative, 1.0), (negative, -1.0)):
+                    idx = torch.nonzero(chosen).flatten()
+                    if not len(idx):
+                        continue
+                    w = conv.weight[idx] * (sign / rng[idx])[:, None, None, None]
+                    b = conv.bias[idx] * (sign / rng[idx])
+                    w_scale = (w.abs().amax(dim=(1, 2, 3)).clamp(min=1e-8) / 127).double()
+                    qw = torch.quantize_per_channel(w, w_scale, torch.zeros(len(idx), dtype=torch.long), 0, torch.qint8)
+                    qconv = nnq.Conv2d(1, len(idx), tuple(w.shape[2:]))
+                    qconv.set_weight_bias(qw, b)
+                    qconv.scale, qconv.zero_point = 1.0 / 255, (0 if sign > 0 else 255)
+                    self.parts.append(qconv)
+                    self.signs.append(sign)
+                    order.append(idx)
+                self.register_buffer("inverse", torch.argsort(torch.cat(order)))
+
+        def forward(self, qx: torch.Tensor) -> torch.Tensor:
+            pooled = []
+            for qconv, sign in zip(self.parts, self.signs):
+                out = qconv(qx)
+                pooled.append(sign * F.max_pool2d(out, kernel_size=(1, out.shape[3])).dequantize().squeeze(3))
+            peak = torch.cat(pooled, dim=1)[:, self.inverse]  # max_f or min_f of ReLU(z) / range, in [0, 1]
+            return self.back[:, None] * peak + self.shift[:, None]
+
+    class Int8MusiCNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.float_network = network
+            layers = zip(network.front_layers(), calibration["layers"])
+            self.layers = nn.ModuleList(Int8Layer(conv, bn, k, ranges) for (conv, bn, k), ranges in layers)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            x = self.float_network.bn_input(x.unsqueeze(1))
+            front = []
+            for layer in self.layers:
+                padded = self.float_network.pad_for(x, layer.k)
+                front.append(layer(torch.quantize_per_tensor(padded, in_scale, in_zero, torch.quint8)))
+            return self.float_network.back_end(torch.cat(front, dim=1))
+
+    with warnings.catch_warnings():
+        # torch 2.13 marks quantized tensors deprecated (pytorch#184982) but ships them; torch is
+        # pinned, and MusicTagger.load falls back to float32 should a later torch lack them.
+        warnings.simplefilter("ignore", UserWarning)
+        return Int8MusiCNN().eval()
 
 
 def _tf_to_torch_names() -> dict[str, str]:
@@ -381,33 +530,67 @@ def tag_excerpts(
     return [tagger.tag_prepared(prepared, duration=duration) for tagger in taggers]
 
 
-_CACHE: dict[tuple[str, Path], MusicTagger] = {}
+def _with_int8(
+    network: torch.nn.Module, name: str, directory: Path, manifest: dict[str, Any]
+) -> tuple[torch.nn.Module, str]:
+    """(the int8 network and "int8"), or (the float32 one and "float32") where torch has no int8 engine."""
+    if calibration_file(name) not in manifest["files"]:
+        raise ModelMissingError(
+            f"the music tagger artefact in {directory} has no int8 calibration for {name}",
+            hint="python -m tools.tagger calibrate (see its --help), or git checkout -- models/tagger",
+        )
+    try:
+        calibration = json.loads((directory / calibration_file(name)).read_text())
+        if calibration.get("format") != 1 or len(calibration["layers"]) != 5:
+            raise ValueError("unknown format")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelCorruptError(
+            f"music tagger {name}: {calibration_file(name)} is unreadable ({exc})", hint=RESTORE_FIX
+        ) from exc
+    try:
+        return int8_network(network, calibration), "int8"
+    except (RuntimeError, AttributeError) as exc:  # a torch without quantized kernels for this CPU
+        log.warning("music tagger %s runs in float32: no int8 in this torch (%s)", name, exc)
+        return network, "float32"
+
+
+_CACHE: dict[tuple[str, Path, str], MusicTagger] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 class MusicTagger:
     """One MusiCNN model ("msd" or "mtt") in torch, in inference mode."""
 
-    def __init__(self, name: str, network: torch.nn.Module, *, version: str = ARTEFACT_VERSION) -> None:
+    def __init__(
+        self, name: str, network: torch.nn.Module, *, version: str = ARTEFACT_VERSION, precision: str = "float32"
+    ) -> None:
         self.name = name
         self.tag_names: tuple[str, ...] = MODEL_TAGS[name]
         self.version = version
+        self.precision = precision  # "int8" (the front-end convs) or "float32"
         self._network = network.eval()
 
     @classmethod
-    def load(cls, name: str = "msd", *, directory: Path | None = None) -> MusicTagger:
-        """The model `name` from the artefact (default models/tagger/), loaded once per process."""
+    def load(cls, name: str = "msd", *, directory: Path | None = None, precision: str = "int8") -> MusicTagger:
+        """The model `name` from the artefact (default models/tagger/), loaded once per process.
+
+        `precision="int8"` (the default, ~4x faster) runs the front-end convs in int8 with the
+        artefact's calibration (see int8_network); "float32" is the exact port, which the parity
+        test holds to TensorFlow's outputs. Without an int8 engine in torch, int8 falls back to float32.
+        """
         if name not in MODEL_TAGS:
             raise InputError(f"unknown tagger model {name!r}", hint=f"use one of {', '.join(MODEL_TAGS)}")
+        if precision not in PRECISIONS:
+            raise InputError(f"unknown tagger precision {precision!r}", hint=f"use one of {', '.join(PRECISIONS)}")
         directory = Path(directory or ARTEFACT_DIR).resolve()
-        key = (name, directory)
+        key = (name, directory, precision)
         with _CACHE_LOCK:
             if key not in _CACHE:
-                _CACHE[key] = cls._load_uncached(name, directory)
+                _CACHE[key] = cls._load_uncached(name, directory, precision)
             return _CACHE[key]
 
     @classmethod
-    def _load_uncached(cls, name: str, directory: Path) -> MusicTagger:
+    def _load_uncached(cls, name: str, directory: Path, precision: str = "float32") -> MusicTagger:
         try:
             manifest = verify_artefact(directory, name="music tagger", fix="git checkout -- models/tagger")
         except (ModelMissingError, ModelCorruptError) as exc:
@@ -427,7 +610,9 @@ class MusicTagger:
                 ) from exc
             if tags != MODEL_TAGS[name]:
                 raise ModelCorruptError(f"music tagger {name}: {tags_file(name)} lists other tags", hint=RESTORE_FIX)
-        return cls(name, network, version=manifest["version"])
+            if precision == "int8":
+                network, precision = _with_int8(network, name, directory, manifest)
+        return cls(name, network, version=manifest["version"], precision=precision)
 
     def tag_patches(self, patches: np.ndarray, *, batch_size: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probabilities, logits, penultimate) of (n, 187, 96) log-mel patches, as float32 arrays."""
@@ -500,40 +685,47 @@ class MusicTagger:
 
         AudioReadError for a missing, empty, unsupported, undecodable or silent file.
         """
-        import librosa
-
-        path = Path(path)
-        if not path.is_file():
-            raise AudioReadError(f"{path} does not exist", hint="check the path")
-        if path.suffix.lower() not in AUDIO_SUFFIXES:
-            raise AudioReadError(
-                f"{path.name}: {path.suffix or 'no suffix'} is not a supported audio format",
-                hint=f"Moodtune reads {', '.join(AUDIO_SUFFIXES)}",
-            )
-        if path.stat().st_size == 0:
-            raise AudioReadError(f"{path.name} is empty", hint="re-copy or re-encode the file")
-        excerpts = []
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                duration = float(librosa.get_duration(path=str(path)))
-                for offset, seconds in plan_windows(duration, windows=windows, window_seconds=window_seconds):
-                    y, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True, offset=offset, duration=seconds)
-                    excerpts.append((offset, y.astype(np.float32)))
-        except InputError:
-            raise
-        except Exception as exc:  # librosa/soundfile/audioread raise many unrelated types for bad files
-            raise AudioReadError(
-                f"{path.name} could not be decoded ({type(exc).__name__}: {exc})".rstrip(),
-                hint="check that the file plays; re-encode it as FLAC or WAV if it does",
-            ) from exc
-        total = sum(y.size for _, y in excerpts)
-        if total < MIN_SECONDS * SAMPLE_RATE or not any(np.any(y) for _, y in excerpts):
-            raise AudioReadError(f"{path.name} has less than half a second of sound", hint="tag a longer recording")
-        if not all(np.all(np.isfinite(y)) for _, y in excerpts):
-            raise AudioReadError(f"{path.name} decodes to NaN or infinite samples", hint="re-encode it as FLAC or WAV")
-        excerpts = [(o, y) for o, y in excerpts if y.size]
+        excerpts, duration = decode_windows(path, windows=windows, window_seconds=window_seconds)
         return self._tag_excerpts(excerpts, duration=duration)
+
+
+def decode_windows(
+    path: Path | str, *, windows: int | None = DEFAULT_WINDOWS, window_seconds: float = WINDOW_SECONDS
+) -> tuple[list[tuple[float, np.ndarray]], float]:
+    """The excerpts (start seconds, 16 kHz mono samples) the tagger reads of a file, and its duration."""
+    import librosa
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioReadError(f"{path} does not exist", hint="check the path")
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise AudioReadError(
+            f"{path.name}: {path.suffix or 'no suffix'} is not a supported audio format",
+            hint=f"Moodtune reads {', '.join(AUDIO_SUFFIXES)}",
+        )
+    if path.stat().st_size == 0:
+        raise AudioReadError(f"{path.name} is empty", hint="re-copy or re-encode the file")
+    excerpts = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            duration = float(librosa.get_duration(path=str(path)))
+            for offset, seconds in plan_windows(duration, windows=windows, window_seconds=window_seconds):
+                y, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True, offset=offset, duration=seconds)
+                excerpts.append((offset, y.astype(np.float32)))
+    except InputError:
+        raise
+    except Exception as exc:  # librosa/soundfile/audioread raise many unrelated types for bad files
+        raise AudioReadError(
+            f"{path.name} could not be decoded ({type(exc).__name__}: {exc})".rstrip(),
+            hint="check that the file plays; re-encode it as FLAC or WAV if it does",
+        ) from exc
+    total = sum(y.size for _, y in excerpts)
+    if total < MIN_SECONDS * SAMPLE_RATE or not any(np.any(y) for _, y in excerpts):
+        raise AudioReadError(f"{path.name} has less than half a second of sound", hint="tag a longer recording")
+    if not all(np.all(np.isfinite(y)) for _, y in excerpts):
+        raise AudioReadError(f"{path.name} decodes to NaN or infinite samples", hint="re-encode it as FLAC or WAV")
+    return [(o, y) for o, y in excerpts if y.size], duration
 
 
 def load_tagger(name: str = "msd") -> MusicTagger:
@@ -674,6 +866,65 @@ def build_artefact(
     return write_manifest(directory, name=ARTEFACT_NAME, version=ARTEFACT_VERSION, meta=meta)
 
 
+def agreement(reference: MusicTagger, candidate: MusicTagger, files: Sequence[Path]) -> dict[str, float]:
+    """How closely `candidate` (int8) reads real files as `reference` (float32) does, file by file."""
+    diffs, overlap, corr = [], [], []
+    for path in files:
+        patches = prepare_excerpts(decode_windows(path)[0]).patches
+        a_probs, _, a_pen = reference.tag_patches(patches)
+        b_probs, _, b_pen = candidate.tag_patches(patches)
+        a, b = a_probs.mean(axis=0), b_probs.mean(axis=0)
+        diffs.append(float(np.abs(a - b).max()))
+        overlap.append(len(set(np.argsort(-a)[:5]) & set(np.argsort(-b)[:5])) / 5)
+        corr.append(float(np.corrcoef(a_pen.mean(axis=0), b_pen.mean(axis=0))[0, 1]))
+    return {
+        "files": len(files),
+        "tag_max_abs_diff_median": round(float(np.median(diffs)), 4),
+        "tag_max_abs_diff_max": round(float(np.max(diffs)), 4),
+        "top5_overlap_mean": round(float(np.mean(overlap)), 4),
+        "embedding_correlation_min": round(float(np.min(corr)), 4),
+    }
+
+
+def calibrate_artefact(
+    files: Sequence[Path],
+    *,
+    check: Sequence[Path] = (),
+    headroom: float = INT8_HEADROOM,
+    source: str = "",
+    directory: Path = ARTEFACT_DIR,
+) -> dict[str, Any]:
+    """Write each model's int8 calibration from real recordings `files` (the default windows of each),
+    measure int8 against float32 on `check` (other recordings) and on the fixture clips, and
+    re-write the manifest at ARTEFACT_VERSION."""
+    directory = Path(directory).resolve()
+    manifest = verify_artefact(directory, name="music tagger", fix="git checkout -- models/tagger")
+    patches = np.concatenate([prepare_excerpts(decode_windows(path)[0]).patches for path in files])
+    meta = manifest["meta"]
+    for name in UPSTREAM_NAMES:
+        reference = MusicTagger._load_uncached(name, directory, "float32")
+        calibration = calibrate(reference._network, patches, headroom=headroom)
+        calibration["source"] = source or f"{len(files)} recordings"
+        with atomic_path(directory / calibration_file(name)) as tmp:
+            tmp.write_text(json.dumps(calibration) + "\n")
+        write_manifest(directory, name=ARTEFACT_NAME, version=ARTEFACT_VERSION, meta=meta)  # provisional, to load
+        candidate = MusicTagger._load_uncached(name, directory, "int8")
+        meta["models"][name]["int8"] = {
+            "calibration": {
+                "recordings": len(files),
+                "patches": len(patches),
+                "headroom": headroom,
+                "source": calibration["source"],
+            },
+            "agreement_held_out": agreement(reference, candidate, check) if check else None,
+            "agreement_fixture_clips": agreement(reference, candidate, sorted(REFERENCE_FILE.parent.glob("*.ogg"))),
+            "speed_one_thread": bench(candidate, threads=1),
+            "engine": _quantized_engine(),
+        }
+        meta["models"][name]["speed_one_thread"] = bench(reference, threads=1)
+    return write_manifest(directory, name=ARTEFACT_NAME, version=ARTEFACT_VERSION, meta=meta)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -682,9 +933,16 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="build models/tagger/ from tools/tagger_convert.py's .npz dumps")
     b.add_argument("--npz", type=Path, required=True, help="folder holding MSD_musicnn.npz and MTT_musicnn.npz")
     b.add_argument("--out", type=Path, default=ARTEFACT_DIR)
+    c = sub.add_parser("calibrate", help="the int8 front-end's ranges from real recordings, checked on others")
+    c.add_argument("files", nargs="+", type=Path, help="real recordings to calibrate on")
+    c.add_argument("--check", nargs="*", type=Path, default=[], help="other recordings: int8 against float32")
+    c.add_argument("--headroom", type=float, default=INT8_HEADROOM)
+    c.add_argument("--source", default="", help="where the recordings come from, for the manifest")
+    c.add_argument("--out", type=Path, default=ARTEFACT_DIR)
     s = sub.add_parser("bench", help="seconds per patch and per 30 s of audio")
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--model", default="msd", choices=sorted(MODEL_TAGS))
+    s.add_argument("--precision", default="int8", choices=PRECISIONS)
     t = sub.add_parser("tag", help="print the top tags of audio files")
     t.add_argument("files", nargs="+", type=Path)
     t.add_argument("--model", default="msd", choices=sorted(MODEL_TAGS))
@@ -694,8 +952,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         manifest = build_artefact(args.npz, directory=args.out)
         print(json.dumps(manifest["meta"]["models"], indent=2))
+    elif args.command == "calibrate":
+        manifest = calibrate_artefact(
+            args.files, check=args.check, headroom=args.headroom, source=args.source, directory=args.out
+        )
+        print(json.dumps({name: m["int8"] for name, m in manifest["meta"]["models"].items()}, indent=2))
     elif args.command == "bench":
-        print(json.dumps(bench(MusicTagger.load(args.model), threads=args.threads)))
+        print(json.dumps(bench(MusicTagger.load(args.model, precision=args.precision), threads=args.threads)))
     else:
         tagger = MusicTagger.load(args.model)
         for path in args.files:

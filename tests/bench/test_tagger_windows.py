@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.tagger_windows import VARIANTS, variant_items
+from bench.tagger_windows import VARIANTS, spread, variant_items
 from tools.tagger import MSD_TAGS, MTT_TAGS
 
 
@@ -31,3 +31,21 @@ def test_variants_are_patch_subsets_of_the_twelve():
     assert VARIANTS["all12"] == tuple(range(12))
     for name, keep in VARIANTS.items():
         assert keep and set(keep) <= set(range(12)) and len(set(keep)) == len(keep), name
+
+
+@pytest.mark.parametrize(
+    ("n", "keep", "expected"),
+    [(100, 5, [0, 25, 50, 74, 99]), (10, 24, list(range(10))), (7, None, list(range(7))), (3, 2, [0, 2])],
+)
+def test_spread_keeps_patches_evenly_from_first_to_last(n, keep, expected):
+    assert spread(n, keep) == expected
+
+
+def test_a_whole_track_variant_averages_its_spread_patches():
+    rows = [{"id": "long"}]
+    patches = {"long": _patches(40, 2)}
+    measures = {"long": {"svm": {}, "tempo": 100.0, "loudness_db": -18.0, "genre_tag": ""}}
+    ((_, comp),) = variant_items(rows, patches, measures, 4)
+    keep = spread(40, 4)
+    assert keep == [0, 13, 26, 39]
+    assert comp["mtt"]["fast"] == pytest.approx(patches["long"]["mtt"][keep, MTT_TAGS.index("fast")].mean())

@@ -3,9 +3,7 @@ real recordings read through the whole audio path."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,25 +116,12 @@ def test_file_genre_tag_takes_its_shown_share_of_q():
     assert untagged["file_tag"] == 0.0
 
 
-# Real recordings from Debian packages (./run.sh test installs them; see bench/data/README.md for
-# their labels): a death-metal song by Muldjord and Wesnoth's quiet orchestral "sad" theme.
-METAL = Path("/usr/share/games/fretsonfire/data/songs/muldjord/chaos_god/song.ogg")
-ORCHESTRAL = Path("/usr/share/games/wesnoth/1.16/data/core/music/sad.ogg")
-
-
 @pytest.fixture(scope="module")
-def real_readings():
-    missing = [str(p) for p in (METAL, ORCHESTRAL) if not p.is_file()]
-    if missing:
-        if os.environ.get("MOODTUNE_REQUIRE_REALAUDIO"):
-            pytest.fail(
-                f"real recordings missing: {missing} (apt-get install fretsonfire-songs-muldjord wesnoth-1.16-music)"
-            )
-        pytest.skip(f"real recordings not installed: {missing}")
+def real_readings(real_recordings):
     from tools.style import analyse_file
 
     # genre_tag="" so the audio alone decides (Wesnoth's files are tagged 'Romantic Classical').
-    return {name: analyse_file(path, genre_tag="") for name, path in (("metal", METAL), ("orchestral", ORCHESTRAL))}
+    return {name: analyse_file(path, genre_tag="") for name, path in real_recordings.items()}
 
 
 def test_real_metal_and_quiet_orchestral_tracks_get_different_genres_and_arousal(real_readings):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
+import tools.tagger
 from moodtune.errors import AudioReadError, InputError, ModelCorruptError, ModelMissingError
 from tools.tagger import (
     ARTEFACT_DIR,
@@ -24,8 +25,12 @@ from tools.tagger import (
     SAMPLE_RATE,
     MusicTagger,
     TaggerOutput,
+    calibrate,
+    calibration_file,
+    decode_windows,
     log_mel,
     plan_windows,
+    prepare_excerpts,
     split_patches,
     tags_file,
     weights_file,
@@ -44,7 +49,7 @@ def reference():
 @pytest.fixture(scope="module")
 def outputs() -> dict[tuple[str, str], TaggerOutput]:
     return {
-        (model, clip): MusicTagger.load(model).tag_file(FIXTURES / f"{clip}.ogg", windows=None)
+        (model, clip): MusicTagger.load(model, precision="float32").tag_file(FIXTURES / f"{clip}.ogg", windows=None)
         for model in MODEL_TAGS
         for clip in CLIPS
     }
@@ -92,7 +97,7 @@ def test_log_mel_matches_reference(clip, reference):
 def test_fused_front_end_equals_the_literal_tf_order(reference):
     import torch
 
-    network = MusicTagger.load("mtt")._network
+    network = MusicTagger.load("mtt", precision="float32")._network
     patches = torch.from_numpy(split_patches(log_mel(_clip("rock")))[0])
     with torch.inference_mode():
         fast_logits, fast_pen = network(patches)
@@ -148,7 +153,7 @@ def test_tag_file_reads_only_the_windows_of_a_long_track(tmp_path):
     y = np.concatenate([_clip(c) for c in CLIPS * 2])
     path = tmp_path / "long.flac"
     soundfile.write(str(path), y, SAMPLE_RATE)
-    tagger = MusicTagger.load("mtt")
+    tagger = MusicTagger.load("mtt", precision="float32")  # int8 turns FLAC's 16-bit rounding into ~3e-3
     out = tagger.tag_file(path)
     assert [start for start, _ in out.windows] == [11.5, 27.5, 43.5, 59.5]
     assert out.taggram.shape == (12, 50) and out.embeddings.shape == (12, 200)
@@ -249,3 +254,90 @@ def test_corrupt_artefact_file_names_the_fix(tmp_path):
     with pytest.raises(ModelCorruptError, match="fails its checksum") as info:
         MusicTagger.load("msd", directory=copy)
     assert "git checkout -- models/tagger" in info.value.hint
+
+
+# -- the int8 front-end ------------------------------------------------------------------------
+
+
+def test_int8_is_the_default_and_float32_the_exact_port():
+    assert MusicTagger.load("msd").precision == "int8"
+    assert MusicTagger.load("msd", precision="float32").precision == "float32"
+    assert MusicTagger.load("msd") is not MusicTagger.load("msd", precision="float32")
+    with pytest.raises(InputError, match="unknown tagger precision"):
+        MusicTagger.load("msd", precision="fp16")
+
+
+@pytest.mark.parametrize("model", sorted(MODEL_TAGS))
+def test_int8_reads_real_recordings_as_float32_does(model, real_recordings):
+    """The calibration came from other recordings (models/tagger/manifest.json): these are unseen."""
+    exact, fast = MusicTagger.load(model, precision="float32"), MusicTagger.load(model)
+    for name, path in real_recordings.items():
+        patches = prepare_excerpts(decode_windows(path)[0]).patches
+        (p_exact, _, e_exact), (p_fast, _, e_fast) = exact.tag_patches(patches), fast.tag_patches(patches)
+        mean_exact, mean_fast = p_exact.mean(axis=0), p_fast.mean(axis=0)
+        assert np.abs(mean_exact - mean_fast).max() < 0.05, name
+        assert set(np.argsort(-mean_exact)[:3]) == set(np.argsort(-mean_fast)[:3]), name
+        corr = np.corrcoef(e_exact.mean(axis=0), e_fast.mean(axis=0))[0, 1]
+        assert corr > 0.99, name
+
+
+def test_calibration_ranges_cover_what_they_were_measured_on():
+    import torch
+    import torch.nn.functional as F
+
+    network = MusicTagger.load("mtt", precision="float32")._network
+    patches = split_patches(log_mel(np.concatenate([_clip("rock"), _clip("calm")])))[0]
+    calibration = calibrate(network, patches, headroom=1.25)
+    assert calibration["format"] == 1 and calibration["patches"] == len(patches)
+    low, high = calibration["input"]
+    with torch.inference_mode():
+        x = network.bn_input(torch.from_numpy(patches).unsqueeze(1))
+        silence = float(network.bn_input(torch.zeros(1, 1, 1, 1)))
+        assert low <= silence and low <= float(x.min()) and high > float(x.max())
+        for (conv, _bn, k), ranges in zip(network.front_layers(), calibration["layers"]):
+            peak = F.relu(F.conv2d(network.pad_for(x, k), conv.weight, conv.bias)).amax(dim=(0, 2, 3))
+            assert len(ranges) == conv.out_channels
+            np.testing.assert_allclose(ranges, np.maximum(1.25 * peak.numpy(), 1e-3), rtol=1e-5)
+
+
+def _rewritten(copy: Path, name: str, text: str | None) -> None:
+    from moodtune.artefacts import write_manifest
+
+    manifest = json.loads((copy / "manifest.json").read_text())
+    if text is None:
+        (copy / calibration_file(name)).unlink()
+    else:
+        (copy / calibration_file(name)).write_text(text)
+    write_manifest(copy, name=manifest["name"], version=manifest["version"], meta=manifest["meta"])
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "match"),
+    [
+        (None, ModelMissingError, "no int8 calibration"),
+        ("{not json", ModelCorruptError, "unreadable"),
+        ('{"format": 2, "layers": []}', ModelCorruptError, "unknown format"),
+    ],
+)
+def test_missing_or_broken_calibration_names_the_fix(tmp_path, text, error, match):
+    copy = tmp_path / "tagger"
+    shutil.copytree(ARTEFACT_DIR, copy)
+    _rewritten(copy, "mtt", text)
+    with pytest.raises(error, match=match) as info:
+        MusicTagger.load("mtt", directory=copy)
+    assert "models/tagger" in info.value.hint
+    assert MusicTagger.load("mtt", directory=copy, precision="float32").precision == "float32"
+
+
+def test_a_torch_without_int8_falls_back_to_float32(tmp_path, monkeypatch, caplog):
+    copy = tmp_path / "tagger"
+    shutil.copytree(ARTEFACT_DIR, copy)
+    monkeypatch.setattr(tools.tagger, "_quantized_engine", lambda: None)
+    with caplog.at_level("WARNING", logger="tools.tagger"):
+        tagger = MusicTagger.load("msd", directory=copy)
+    assert tagger.precision == "float32" and "float32" in caplog.text
+    exact = MusicTagger.load("msd", precision="float32")
+    y = _clip("rock")
+    np.testing.assert_allclose(
+        tagger.tag_signal(y, SAMPLE_RATE).taggram, exact.tag_signal(y, SAMPLE_RATE).taggram, atol=1e-6
+    )
