@@ -109,3 +109,10 @@ def test_the_shipped_pack_covers_the_whole_demo():
     assert {("rendered", f"{p.name}.flac") for p in plan_clips()} <= files
     assert {("generated", c.name) for c in demo_pack.generated_clips()} <= files
     assert all(e["audio_embedding"] and len(e["text_embedding"]) > 100 for e in pack["entries"])
+
+
+def test_the_shipped_pack_is_read_by_todays_models(tmp_path):
+    """A model bump without `python -m catalog.demo_pack build` makes every first run analyse all 328 clips (~3-14 min)."""
+    pack = demo_pack.load_pack()
+    assert pack is not None and pack["tracks"] == 328
+    assert pack["models"] == analysis_versions(Settings.load(home=tmp_path)), "rebuild: python -m catalog.demo_pack build"
