@@ -795,8 +795,12 @@ def bench(tagger: MusicTagger, *, threads: int = 1, repeats: int = 3) -> dict[st
 
     import torch
 
+    from threadpoolctl import threadpool_limits
+
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
+    # BLAS/OpenMP pools keep their own threads, whose idle spinning doubled the CPU figures at one torch thread
+    limits = threadpool_limits(threads)
     try:
         rng = np.random.default_rng(0)
         y = (0.1 * rng.standard_normal(30 * SAMPLE_RATE)).astype(np.float32)
@@ -806,6 +810,7 @@ def bench(tagger: MusicTagger, *, threads: int = 1, repeats: int = 3) -> dict[st
         per_30s = [_timed(lambda: tagger.tag_signal(y, SAMPLE_RATE, windows=None)) for _ in range(repeats)]
         logmel_30s = [_timed(lambda: log_mel(y)) for _ in range(repeats)]
     finally:
+        limits.restore_original_limits()
         torch.set_num_threads(previous)
     return {
         "threads": threads,
