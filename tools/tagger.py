@@ -794,7 +794,6 @@ def bench(tagger: MusicTagger, *, threads: int = 1, repeats: int = 3) -> dict[st
     import os
 
     import torch
-
     from threadpoolctl import threadpool_limits
 
     previous = torch.get_num_threads()
