@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodtune.errors import AudioReadError
+from moodtune.errors import AudioReadError, InputError
 
 SAMPLE_RATE = 22_050
 AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".opus", ".wav")
@@ -102,14 +102,14 @@ def check_audio_path(path: Path) -> Path:
     """`path` if it names a non-empty file in a format Moodtune reads; AudioReadError otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise AudioReadError(f"{path} does not exist")
+        raise AudioReadError(f"{path} does not exist", hint="check the path")
     if path.suffix.lower() not in AUDIO_SUFFIXES:
         raise AudioReadError(
             f"{path.name}: {path.suffix or 'no suffix'} is not a supported audio format",
             hint=f"Moodtune reads {', '.join(AUDIO_SUFFIXES)}",
         )
     if path.stat().st_size == 0:
-        raise AudioReadError(f"{path.name} is empty")
+        raise AudioReadError(f"{path.name} is empty", hint="re-copy or re-encode the file")
     return path
 
 
@@ -150,7 +150,7 @@ def decode_spans(path: Path, plan: Callable[[float], Sequence[Span]]) -> tuple[f
                     librosa.load(str(path), sr=rate, mono=True, offset=offset, duration=seconds)[0]
                     for offset, seconds, rate in plan(duration)
                 ]
-    except AudioReadError:
+    except (AudioReadError, InputError):  # InputError: a bad plan, not a bad file
         raise
     except Exception as exc:  # librosa/soundfile/audioread raise many unrelated types for bad files
         raise AudioReadError(

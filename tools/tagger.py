@@ -100,7 +100,6 @@ import numpy as np
 from moodtune.artefacts import atomic_path, log_load, verify_artefact, write_manifest
 from moodtune.config import SHIPPED_MODELS_DIR
 from moodtune.errors import AudioReadError, InputError, ModelCorruptError, ModelMissingError
-from tools.audio_features import AUDIO_SUFFIXES
 
 if TYPE_CHECKING:
     import torch
@@ -712,33 +711,18 @@ def decode_windows(
     path: Path | str, *, windows: int | None = DEFAULT_WINDOWS, window_seconds: float = WINDOW_SECONDS
 ) -> tuple[list[tuple[float, np.ndarray]], float]:
     """The excerpts (start seconds, 16 kHz mono samples) the tagger reads of a file, and its duration."""
-    import librosa
+    from tools.audio_features import decode_spans
 
     path = Path(path)
-    if not path.is_file():
-        raise AudioReadError(f"{path} does not exist", hint="check the path")
-    if path.suffix.lower() not in AUDIO_SUFFIXES:
-        raise AudioReadError(
-            f"{path.name}: {path.suffix or 'no suffix'} is not a supported audio format",
-            hint=f"Moodtune reads {', '.join(AUDIO_SUFFIXES)}",
-        )
-    if path.stat().st_size == 0:
-        raise AudioReadError(f"{path.name} is empty", hint="re-copy or re-encode the file")
-    excerpts = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            duration = float(librosa.get_duration(path=str(path)))
-            for offset, seconds in plan_windows(duration, windows=windows, window_seconds=window_seconds):
-                y, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True, offset=offset, duration=seconds)
-                excerpts.append((offset, y.astype(np.float32)))
-    except InputError:
-        raise
-    except Exception as exc:  # librosa/soundfile/audioread raise many unrelated types for bad files
-        raise AudioReadError(
-            f"{path.name} could not be decoded ({type(exc).__name__}: {exc})".rstrip(),
-            hint="check that the file plays; re-encode it as FLAC or WAV if it does",
-        ) from exc
+    offsets: list[float] = []
+
+    def plan(duration: float) -> list[tuple[float, float | None, int]]:
+        spans = plan_windows(duration, windows=windows, window_seconds=window_seconds)
+        offsets[:] = [offset for offset, _ in spans]
+        return [(offset, seconds, SAMPLE_RATE) for offset, seconds in spans]
+
+    duration, signals = decode_spans(path, plan)
+    excerpts = list(zip(offsets, signals))
     total = sum(y.size for _, y in excerpts)
     if total < MIN_SECONDS * SAMPLE_RATE or not any(np.any(y) for _, y in excerpts):
         raise AudioReadError(f"{path.name} has less than half a second of sound", hint="tag a longer recording")
