@@ -1,10 +1,10 @@
-"""Select and check two fresh CPCD slices: `cpcd_fresh.jsonl` (dev pool) and `cpcd_heldout2.jsonl`.
+"""Select and check the fresh CPCD slices: `cpcd_fresh{,2}.jsonl` (dev pool), `cpcd_heldout{2,3}.jsonl`.
 
-    python -m bench.make_cpcd_slices draft --conversations 20   # every turn, empty `expect`
-    python -m bench.make_cpcd_slices check                        # validate the labelled files
+    python -m bench.make_cpcd_slices draft --conversations 20 [--only FILE]  # every turn, empty `expect`
+    python -m bench.make_cpcd_slices check [--only FILE]                     # validate the labelled files
 
 The slices take, in the split's shuffled order, whole conversations of each pool that have no
-line in `cpcd_dev.jsonl` / `cpcd_heldout.jsonl` (the block-1 method of bench/data/README.md).
+line in the pool's earlier labelled files (`SLICES`; the block-1 method of bench/data/README.md).
 `draft` writes every turn of the first N such conversations with its text and history and an
 empty `expect`; the labels are written by hand into that file and turns that are not music
 requests are deleted. `check` then verifies that each labelled file is still such a prefix (ids,
@@ -25,10 +25,12 @@ from moodtune.config import REPO_ROOT
 
 DATA = REPO_ROOT / "bench" / "data"
 SOURCE = REPO_ROOT.parent / "shared" / "data" / "cpcd" / "cpcd_v1.dialogs.dev.train.jsonl"
-# (output, pool, file whose conversations are excluded, minimum labelled lines)
+# (output, pool, files whose conversations are excluded, minimum labelled lines)
 SLICES = (
-    ("cpcd_fresh.jsonl", "dev", "cpcd_dev.jsonl", 70),
-    ("cpcd_heldout2.jsonl", "heldout", "cpcd_heldout.jsonl", 90),
+    ("cpcd_fresh.jsonl", "dev", ("cpcd_dev.jsonl",), 70),
+    ("cpcd_heldout2.jsonl", "heldout", ("cpcd_heldout.jsonl",), 90),
+    ("cpcd_fresh2.jsonl", "dev", ("cpcd_dev.jsonl", "cpcd_fresh.jsonl"), 70),
+    ("cpcd_heldout3.jsonl", "heldout", ("cpcd_heldout.jsonl", "cpcd_heldout2.jsonl"), 70),
 )
 # The README's check that the split is reproduced.
 FIRST_IDS = {
@@ -63,9 +65,9 @@ def conversations_of(path: Path) -> set[str]:
         return {json.loads(line)["id"].split(":")[0] for line in f}
 
 
-def candidates(*, source: dict[str, dict], pool: list[str], used_file: Path) -> list[str]:
-    """Pool conversations, in shuffled order, with no line in the existing labelled file."""
-    used = conversations_of(used_file)
+def candidates(*, source: dict[str, dict], pool: list[str], used_files: tuple[Path, ...]) -> list[str]:
+    """Pool conversations, in shuffled order, with no line in the existing labelled files."""
+    used = set().union(*(conversations_of(path) for path in used_files))
     return [cid for cid in pool if cid not in used]
 
 
@@ -141,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=("draft", "check"))
     parser.add_argument("--conversations", type=int, default=20, help="draft: conversations per slice")
     parser.add_argument("--out-dir", type=Path, default=DATA, help="draft: where to write (default bench/data)")
+    parser.add_argument("--only", action="append", help="this slice file alone (repeatable)")
     args = parser.parse_args(argv)
 
     source = load_source()
     pools = split(list(source))
     status = 0
     for name, pool, used, minimum in SLICES:
-        order = candidates(source=source, pool=pools[pool], used_file=DATA / used)
+        if args.only and name not in args.only:
+            continue
+        order = candidates(source=source, pool=pools[pool], used_files=tuple(DATA / u for u in used))
         if args.mode == "draft":
             out = args.out_dir / name
             rows = [line for cid in order[: args.conversations] for line in turn_lines(source[cid])]

@@ -54,6 +54,8 @@ SETS: dict[str, list[Path]] = {
     "cpcd_heldout": [DATA / "cpcd_heldout.jsonl"],
     "cpcd_fresh": [DATA / "cpcd_fresh.jsonl"],
     "cpcd_heldout2": [DATA / "cpcd_heldout2.jsonl"],
+    "cpcd_fresh2": [DATA / "cpcd_fresh2.jsonl"],
+    "cpcd_heldout3": [DATA / "cpcd_heldout3.jsonl"],
 }
 DEFAULT_SETS = ("shared", "cpcd_dev", "zh", "probes")
 DEV_SET = SETS["shared"][0]
