@@ -54,6 +54,7 @@ class LLM(Protocol):
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
         prefix: int = 0,
+        prefill: str = "",
     ) -> str: ...
 
     def stream(
@@ -67,7 +68,13 @@ class LLM(Protocol):
     ) -> Iterator[str]: ...
 
     def generate_json(
-        self, messages: Sequence[Message], *, schema: dict[str, Any], max_tokens: int, unread: Sequence[str] = ()
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any],
+        max_tokens: int,
+        unread: Sequence[str] = (),
+        prefill: str = "",
     ) -> dict[str, Any]: ...
 
     def keep_prefix(self, messages: Sequence[Message]) -> None: ...
@@ -108,8 +115,7 @@ class LocalLLM:
             return
         key = tuple((m["role"], m["content"]) for m in messages[:prefix])
         if key not in self._prefix_states:
-            chatml = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages[:prefix])
-            tokens = self.llama.tokenize(chatml.encode(), add_bos=False, special=True)
+            tokens = self.llama.tokenize(chatml(messages[:prefix]).encode(), add_bos=False, special=True)
             # Read with nothing after it in the context, so the saved state holds the prefix alone.
             self.llama.reset()
             self.llama.eval(tokens)
@@ -135,18 +141,33 @@ class LocalLLM:
         """The token sequences of the prompt prefixes this context can restore."""
         return [tokens for tokens, _ in self._prefix_states.values()]
 
-    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0) -> str:
+    def generate(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0, prefill="") -> str:
+        """The model's answer to `messages`; with `prefill`, the answer as continued from that start.
+
+        A prefilled start is read with the prompt (~12 ms a token here) instead of generated
+        (~75 ms a token); it is rendered as ChatML, Qwen's chat template, as the chat call does.
+        """
         with self.lock, _llama_errors():
             self._restore_prefix(messages, prefix)
             start = time.perf_counter()
-            out = self._chat(
-                messages, max_tokens=max_tokens, temperature=temperature, stream=False, stop=list(stop or [])
-            )
+            if prefill:
+                out = self.llama.create_completion(
+                    prompt=chatml(messages) + "<|im_start|>assistant\n" + prefill,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=list(stop or []),
+                )
+                text = prefill + (out["choices"][0]["text"] or "")
+            else:
+                out = self._chat(
+                    messages, max_tokens=max_tokens, temperature=temperature, stream=False, stop=list(stop or [])
+                )
+                text = out["choices"][0]["message"]["content"] or ""
             self.last_timing = {
                 "seconds": time.perf_counter() - start,
                 "completion_tokens": out["usage"]["completion_tokens"],
             }
-            return out["choices"][0]["message"]["content"] or ""
+            return text
 
     def stream(self, messages, *, max_tokens, temperature=0.0, stop=None, prefix=0) -> Iterator[str]:
         with self.lock, _llama_errors():  # a streamed completion raises while it is read
@@ -158,7 +179,7 @@ class LocalLLM:
                 if delta:
                     yield delta
 
-    def generate_json(self, messages, *, schema, max_tokens, unread=()) -> dict[str, Any]:
+    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill="") -> dict[str, Any]:
         """An object that satisfies `schema`: the model's free answer when it is one, else constrained.
 
         Sampling under the schema's grammar checks every token of the vocabulary (151k) at each
@@ -170,10 +191,13 @@ class LocalLLM:
         The free answer stops at its closing brace (the end-of-turn token after it would cost a
         step, ~80 ms here) and, for each key in `unread`, where the model starts writing that key:
         a value the caller will not read is not worth its tokens (the parser's paraphrase is ~8-15
-        of them, ~0.7-1.3 s here). The object is closed by code.
+        of them, ~0.7-1.3 s here). The object is closed by code. `prefill` is the answer's known
+        start (the parser's '{"m'), read with the prompt instead of generated.
         """
         start = time.perf_counter()
-        free = self.generate(messages, max_tokens=min(max_tokens, FREE_ANSWER_TOKENS), stop=free_answer_stops(unread))
+        free = self.generate(
+            messages, max_tokens=min(max_tokens, FREE_ANSWER_TOKENS), stop=free_answer_stops(unread), prefill=prefill
+        )
         value = _object_satisfying(closed(free), schema)
         constrained = value is None
         if constrained:
@@ -209,6 +233,11 @@ class LocalLLM:
 # it is cut here and generated under the grammar, where looping ran on to max_tokens before. The
 # longest answer that was no loop, in 668 timed parses of the dev and held-out sets, had 43 tokens.
 FREE_ANSWER_TOKENS = 64
+
+
+def chatml(messages: Sequence[Message]) -> str:
+    """`messages` in ChatML, the chat template of Qwen2.5 (whose messages here always start with a system one)."""
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
 
 
 def free_answer_stops(unread: Sequence[str] = ()) -> list[str]:

@@ -4,7 +4,7 @@
 
 Each labelled request becomes an example whose answer is written from its labels in the
 model's compact JSON (moods -> m, rejected moods -> x, genres -> g, ...). Only dev data goes in:
-`bench/data/cpcd_heldout.jsonl` and `cpcd_heldout2.jsonl` are refused, so the held-out figures stay a first look.
+`bench/data/cpcd_heldout{,2,3}.jsonl` are refused, so the held-out figures stay a first look.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ SOURCES = (
     DATA / "parse_zh.jsonl",
     *sorted(DATA.glob("parse_probe*.jsonl")),
 )
-HELD_OUT = {"cpcd_heldout.jsonl", "cpcd_heldout2.jsonl"}
+HELD_OUT = {"cpcd_heldout.jsonl", "cpcd_heldout2.jsonl", "cpcd_heldout3.jsonl"}
 
 
 def answer_for(expect: dict) -> str:

@@ -120,9 +120,10 @@ class CachingLLM:
         self.last: dict[str, Any] = {}
         self.misses = 0
 
-    def generate_json(self, messages, *, schema, max_tokens, unread=()):
-        # Keys left unread change what the model is let write, so they are part of the key (when set).
+    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill=""):
+        # Keys left unread and a prefilled start change what the model writes, so they are part of the key (when set).
         what = [messages, schema, list(unread)] if unread else [messages, schema]
+        what += [prefill] if prefill else []
         key = hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()
         if (self.use_cache or self.llm is None) and key in self.cache:
             self.last = {"cached": True}
@@ -132,7 +133,7 @@ class CachingLLM:
             self.last = {"cached": True}
             return {"m": []}
         start = time.perf_counter()
-        value = self.llm.generate_json(messages, schema=schema, max_tokens=max_tokens, unread=unread)
+        value = self.llm.generate_json(messages, schema=schema, max_tokens=max_tokens, unread=unread, prefill=prefill)
         self.last = {
             "cached": False,
             "seconds": time.perf_counter() - start,

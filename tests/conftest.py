@@ -85,7 +85,7 @@ class FakeLLM:
         ] = []  # prefixes a warm-up asked to keep  # how many leading messages each call named as its reusable prefix
         self.last_timing = {"completion_tokens": 0}
 
-    def generate_json(self, messages, *, schema, max_tokens, unread=()):
+    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill=""):
         self.calls.append(list(messages))
         self.unread = tuple(unread)
         return dict(self.answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -37,6 +38,15 @@ class ScriptedLlama:
         cuts = [text.find(stop) for stop in kwargs.get("stop") or () if stop in text]
         text = text[: min(cuts)] if cuts else text
         return {"choices": [{"message": {"content": text}}], "usage": {"completion_tokens": len(text.split())}}
+
+    def create_completion(self, **kwargs):
+        """A raw completion: the scripted answer must start with the prompt's prefilled end, which is not returned."""
+        self.calls.append(kwargs)
+        text = self.answers.pop(0)
+        start = next(i for i in range(len(text), -1, -1) if kwargs["prompt"].endswith(text[:i]))
+        cuts = [text.find(stop, start) for stop in kwargs.get("stop") or () if stop in text[start:]]
+        text = text[start : min(cuts)] if cuts else text[start:]
+        return {"choices": [{"text": text}], "usage": {"completion_tokens": len(text.split())}}
 
 
 MOOD_SCHEMA = {
@@ -96,6 +106,20 @@ def test_the_free_answer_stops_where_an_unread_key_starts(free_answer, unread, k
     assert llm.last_timing["constrained"] is False
     assert "}" in llama.calls[0]["stop"]
     assert (',"e":' in llama.calls[0]["stop"]) is bool(unread)
+
+
+def test_a_prefilled_answer_is_read_with_the_prompt_in_chatml_and_kept_in_the_answer():
+    llama = ScriptedLlama('{"m":["sad"],"e":"sad songs"}')
+    llm = LocalLLM(llama, name="scripted")
+    messages = [{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": "sad songs"}]
+    value = llm.generate_json(messages, schema=MOOD_SCHEMA, max_tokens=40, unread=("e",), prefill='{"m')
+    assert value == {"m": ["sad"]} and llm.last_timing["constrained"] is False
+    prompt = llama.calls[0]["prompt"]
+    assert prompt == (
+        "<|im_start|>system\nAnswer in JSON.<|im_end|>\n<|im_start|>user\nsad songs<|im_end|>\n"
+        '<|im_start|>assistant\n{"m'
+    )
+    assert ',"e":' in llama.calls[0]["stop"]
 
 
 @pytest.mark.parametrize("max_tokens", [120, 30])
@@ -158,6 +182,29 @@ def test_real_model_stops_at_an_unread_key_and_saves_its_tokens(real_llm):
     assert whole["mood"] == cut["mood"] == "happy"
     assert "note" in whole and "note" not in cut
     assert real_llm.last_timing["completion_tokens"] < whole_tokens - 10
+
+
+@pytest.mark.llm
+def test_real_model_prefill_renders_the_prompt_as_the_models_chat_template_does(real_llm):
+    """A prefilled answer's prompt is the chat call's prompt (the GGUF's own template) plus the answer's start."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    from agent import parse
+    from agent.fewshot import default_bank
+    from agent.llm import chatml, closed
+
+    llama = real_llm.llama
+    template = Jinja2ChatFormatter(
+        template=llama.metadata["tokenizer.chat_template"],
+        eos_token=llama.detokenize([llama.token_eos()]).decode(),
+        bos_token="",
+    )
+    bank = default_bank()
+    for text in ["some heavy metal to work out to", "想听点安静但不悲伤的歌"]:
+        messages = parse.build_messages(text, examples=bank.nearest(text, previous="", k=parse.FEW_SHOT_K))
+        assert chatml(messages) + "<|im_start|>assistant\n" == template(messages=messages).prompt
+        answer = real_llm.generate(messages, max_tokens=40, stop=["\n", "}"], prefill=parse.ANSWER_START)
+        assert answer.startswith(parse.ANSWER_START) and isinstance(json.loads(closed(answer))["m"], list)
 
 
 @pytest.mark.llm

@@ -35,10 +35,10 @@ def test_huge_input_is_cut_with_a_note(settings, fake_llm):
         ("下雨天适合听的安静的钢琴曲", "quiet piano for a rainy day"),
     ],
 )
-def test_the_model_is_stopped_before_its_paraphrase(settings, fake_llm, text, english):
+def test_the_model_is_stopped_before_its_paraphrase_and_follow_up_flag(settings, fake_llm, text, english):
     llm = fake_llm(answer(m=["calm"], e="quiet piano for a rainy day"))
     intent = parse_request(text, llm=llm, settings=settings)
-    assert llm.unread == ("e",)
+    assert llm.unread == ("e", "f")
     assert intent.english == english
 
 
