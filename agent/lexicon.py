@@ -434,7 +434,15 @@ def starts_new_request(text: str) -> bool:
     return bool(pattern("new_request").search(text.lower()))
 
 
-_CUE_WORDS = tuple(w for words in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values()) for w in words)
+_CUE_WORDS = tuple(
+    w for words in (*MOOD_WORDS.values(), *CONTEXT_WORDS.values(), HIGH_AROUSAL_WORDS, LOW_AROUSAL_WORDS) for w in words
+)
+
+
+def could_be_an_artist(name: str) -> bool:
+    """Could a name the model listed be an artist? Not when it is a word these rules read as a
+    mood, tempo, activity or genre ("bouncy", "holiday season", 忧伤), or a decade ("90's")."""
+    return _could_be_a_name(name.strip()) and not pattern("decade").match(name.strip().lower())
 
 
 def _could_be_a_name(name: str) -> bool:

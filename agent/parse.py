@@ -224,7 +224,11 @@ def interpret(
         *((n, False) for n in [*raw.get("a", []), *names_as_genres]),
         *((n, True) for n in [*raw.get("xa", []), *names_as_excluded_genres]),
     ]:
-        if lexicon.is_genre(name) or not lexicon.named_in_text(name, text) or lexicon.is_possessive_phrase(name):
+        if (
+            not lexicon.could_be_an_artist(name)
+            or not lexicon.named_in_text(name, text)
+            or lexicon.is_possessive_phrase(name)
+        ):
             continue
         if lexicon.artist_negated(name, text):
             disliked = True

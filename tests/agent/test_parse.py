@@ -279,6 +279,13 @@ def test_real_model_follows_a_conversation(settings, real_llm_path):
     ("Any chance you have country songs? Maybe by Kasey Musgraves?", answer(a=["Kasey Musgraves"], xg=["country"]),
      ["Kasey Musgraves"], [], ["country"]),
     ("Definitely not any Michael Jackson! I'd prefer Elton John", answer(a=["Elton John"]), ["Elton John"], ["Michael Jackson"], []),
+    # A decade, or a word the rules read as a mood, tempo or activity, is no artist; a name is.
+    ("I want to create a 80s playlist to workout to.", answer(a=["80s"]), [], [], []),
+    ("hello, can you make a playlist of 90's and the early 2000s", answer(a=["90's", "early 2000s"]), [], [], []),
+    ("Play me something happy and bouncy for cooking breakfast", answer(a=["bouncy"]), [], [], []),
+    ("I would like to make a playlist for this upcoming holiday season", answer(a=["holiday season"]), [], [], []),
+    ("下雨天适合听的忧伤的歌", answer(a=["忧伤"]), [], [], []),
+    ("some Happy Mondays and Maroon 5 from the 90s", answer(a=["Happy Mondays", "Maroon 5", "90s"]), ["Happy Mondays", "Maroon 5"], [], []),
 ])
 def test_names_and_genres_the_model_mixes_up(settings, fake_llm, text, model, artists, excluded, terms):
     intent = parse_request(text, llm=fake_llm(model), settings=settings)
