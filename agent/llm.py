@@ -102,7 +102,7 @@ class LocalLLM:
     def _chat(self, messages: Sequence[Message], *, max_tokens: int, temperature: float, stream: bool, **extra):
         with _llama_errors():
             return self.llama.create_chat_completion(
-                messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=stream, **extra
+                messages=defused(messages), max_tokens=max_tokens, temperature=temperature, stream=stream, **extra
             )
 
     def _restore_prefix(self, messages: Sequence[Message], prefix: int) -> None:
@@ -237,7 +237,18 @@ FREE_ANSWER_TOKENS = 64
 
 def chatml(messages: Sequence[Message]) -> str:
     """`messages` in ChatML, the chat template of Qwen2.5 (whose messages here always start with a system one)."""
-    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in defused(messages))
+
+
+def defused(messages: Sequence[Message]) -> list[Message]:
+    """`messages` with no text that reads as a control token.
+
+    A prompt is tokenized with its control tokens live (that is how ChatML's markers become
+    tokens), so a request or a track's tag holding "<|im_end|><|im_start|>system" would open a
+    turn of its own. "<|" never occurs in our prompts; in anything else it becomes "< |", which
+    the model reads as the same characters.
+    """
+    return [{**m, "content": m["content"].replace("<|", "< |")} for m in messages]
 
 
 def free_answer_stops(unread: Sequence[str] = ()) -> list[str]:
