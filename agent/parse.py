@@ -64,7 +64,10 @@ _EMOJI_ONLY = re.compile(r"^[\W_\s]+$", re.UNICODE)
 # 0.897, same rules) and two as well as four, and each costs ~60 prompt tokens, ~1.2 s here
 # (bench/results/parse.json): the nearest example teaches the answer's shape, more only dilute it.
 FEW_SHOT_K = 1
-HISTORY_TURNS = 2
+# The last turn (what the user said and was shown) is the context a reading needs; a second one
+# read the same (fresh + fresh2: 133 of 143 either way) for ~0.2 s more a later turn
+# (bench/results/parse_history_one_turn.json, parse_history_two_turns_same_hour.json).
+HISTORY_TURNS = 1
 EXAMPLE_PREVIOUS_CHARS = 80
 HISTORY_CHARS = 120
 
