@@ -15,7 +15,9 @@ than it saves at this size.
 One prefix per context is not enough for explanations: their instructions and example are
 in the reply's language, so a reply in the other language than the last read its ~200-250
 prefix tokens again (2-4 s before the first word). A caller that names its prefix
-(`prefix=`) gets it back from a saved state of that prefix alone (~6 MB, ~0.35 s to load).
+(`prefix=`) gets it back from a saved state of that prefix alone (~6 MB, ~0.35 s to load), and
+everything after it is read afresh: the same prompt then gets the same answer, whatever the
+context held before (the parser names its system prompt and fixed examples so).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class LLM(Protocol):
         max_tokens: int,
         unread: Sequence[str] = (),
         prefill: str = "",
+        prefix: int = 0,
     ) -> dict[str, Any]: ...
 
     def keep_prefix(self, messages: Sequence[Message]) -> None: ...
@@ -130,6 +133,11 @@ class LocalLLM:
         tokens, state = self._prefix_states[key]
         if list(self.llama.input_ids[: len(tokens)]) != tokens:
             self.llama.load_state(state)
+        # Whatever follows the prefix is read afresh, never reused from the last prompt: floats summed
+        # in another batch come out a hair apart, and a greedy answer can turn on that hair. The same
+        # prompt then gets the same answer whatever came before it (CPCD fresh read 0.958 in one run
+        # and 0.931 in another when the reuse point followed the last prompt).
+        self.llama.n_tokens = min(self.llama.n_tokens, len(tokens))
 
     def keep_prefix(self, messages: Sequence[Message]) -> None:
         """Read `messages` now and keep them as a restorable prefix (a warm-up: no answer)."""
@@ -179,7 +187,7 @@ class LocalLLM:
                 if delta:
                     yield delta
 
-    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill="") -> dict[str, Any]:
+    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill="", prefix=0) -> dict[str, Any]:
         """An object that satisfies `schema`: the model's free answer when it is one, else constrained.
 
         Sampling under the schema's grammar checks every token of the vocabulary (151k) at each
@@ -196,12 +204,17 @@ class LocalLLM:
         """
         start = time.perf_counter()
         free = self.generate(
-            messages, max_tokens=min(max_tokens, FREE_ANSWER_TOKENS), stop=free_answer_stops(unread), prefill=prefill
+            messages,
+            max_tokens=min(max_tokens, FREE_ANSWER_TOKENS),
+            stop=free_answer_stops(unread),
+            prefill=prefill,
+            prefix=prefix,
         )
         value = _object_satisfying(closed(free), schema)
         constrained = value is None
         if constrained:
             with self.lock:
+                self._restore_prefix(messages, prefix)
                 out = self._chat(
                     messages,
                     max_tokens=max_tokens,
@@ -297,7 +310,9 @@ def _llama_errors() -> Iterator[None]:
     except ValueError as exc:
         if "exceed context window" in str(exc):
             raise LLMError(f"the request does not fit the model's context: {exc}", hint="shorten the message") from exc
-        raise LLMError(f"the language model failed: {exc}", hint="try again; if it repeats, run `moodtune doctor`") from exc
+        raise LLMError(
+            f"the language model failed: {exc}", hint="try again; if it repeats, run `moodtune doctor`"
+        ) from exc
 
 
 _LOADED: list[LocalLLM] = []

@@ -114,16 +114,20 @@ class CachingLLM:
     not seen (answered with no reading), for re-scoring without running the model.
     """
 
-    def __init__(self, llm: LocalLLM | None, cache: dict[str, Any], *, use_cache: bool = True, sink: Path | None = None) -> None:
+    def __init__(
+        self, llm: LocalLLM | None, cache: dict[str, Any], *, use_cache: bool = True, sink: Path | None = None
+    ) -> None:
         self.llm, self.cache, self.use_cache, self.sink = llm, cache, use_cache, sink
         self.name = llm.name if llm else "cache"
         self.last: dict[str, Any] = {}
         self.misses = 0
 
-    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill=""):
-        # Keys left unread and a prefilled start change what the model writes, so they are part of the key (when set).
+    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill="", prefix=0):
+        # Keys left unread, a prefilled start and the point the model reads the prompt from change
+        # what it writes, so they are part of the key (when set).
         what = [messages, schema, list(unread)] if unread else [messages, schema]
         what += [prefill] if prefill else []
+        what += [f"read from message {prefix}"] if prefix else []
         key = hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()
         if (self.use_cache or self.llm is None) and key in self.cache:
             self.last = {"cached": True}
@@ -133,7 +137,9 @@ class CachingLLM:
             self.last = {"cached": True}
             return {"m": []}
         start = time.perf_counter()
-        value = self.llm.generate_json(messages, schema=schema, max_tokens=max_tokens, unread=unread, prefill=prefill)
+        value = self.llm.generate_json(
+            messages, schema=schema, max_tokens=max_tokens, unread=unread, prefill=prefill, prefix=prefix
+        )
         self.last = {
             "cached": False,
             "seconds": time.perf_counter() - start,
@@ -168,7 +174,9 @@ def parse_line(item: dict, *, llm, settings: Settings, bank: ExampleBank) -> tup
     if turns:
         previous = parser.parse_request(turns[-1].user, history=turns[:-1], llm=llm, settings=settings, bank=own_bank)
     start = time.perf_counter()
-    intent = parser.parse_request(item["text"], previous=previous, history=turns, llm=llm, settings=settings, bank=own_bank)
+    intent = parser.parse_request(
+        item["text"], previous=previous, history=turns, llm=llm, settings=settings, bank=own_bank
+    )
     return intent, time.perf_counter() - start
 
 
@@ -276,4 +284,10 @@ if __name__ == "__main__":
     parser_.add_argument("--no-cache", action="store_true", help="run the model on every line (for latency)")
     parser_.add_argument("--cache-only", action="store_true", help="score from cached model answers alone (no model)")
     args = parser_.parse_args()
-    main(sets=tuple(args.set or DEFAULT_SETS), path=args.file, name=args.name, use_cache=not args.no_cache, cache_only=args.cache_only)
+    main(
+        sets=tuple(args.set or DEFAULT_SETS),
+        path=args.file,
+        name=args.name,
+        use_cache=not args.no_cache,
+        cache_only=args.cache_only,
+    )

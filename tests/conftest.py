@@ -79,14 +79,13 @@ class FakeLLM:
         # One answer for every call, or a list: the answer of each call in turn.
         self.wording = wording
         self.calls: list[list[dict]] = []
-        self.prefixes: list[int] = []
-        self.kept: list[
-            list[dict]
-        ] = []  # prefixes a warm-up asked to keep  # how many leading messages each call named as its reusable prefix
+        self.prefixes: list[int] = []  # how many leading messages each call named as its reusable prefix
+        self.kept: list[list[dict]] = []  # prefixes a warm-up asked to keep
         self.last_timing = {"completion_tokens": 0}
 
-    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill=""):
+    def generate_json(self, messages, *, schema, max_tokens, unread=(), prefill="", prefix=0):
         self.calls.append(list(messages))
+        self.prefixes.append(prefix)
         self.unread = tuple(unread)
         return dict(self.answer)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from agent.llm import FREE_ANSWER_TOKENS, LocalLLM
@@ -101,7 +102,9 @@ def test_a_free_json_answer_is_kept_to_what_the_schema_allows(free_answer, kept)
 def test_the_free_answer_stops_where_an_unread_key_starts(free_answer, unread, kept):
     llama = ScriptedLlama(free_answer)
     llm = LocalLLM(llama, name="scripted")
-    value = llm.generate_json([{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=40, unread=unread)
+    value = llm.generate_json(
+        [{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=40, unread=unread
+    )
     assert value == kept
     assert llm.last_timing["constrained"] is False
     assert "}" in llama.calls[0]["stop"]
@@ -169,8 +172,14 @@ def test_real_model_loads_and_generates(real_llm):
 
 @pytest.mark.llm
 def test_real_model_json_follows_the_schema(real_llm):
-    schema = {"type": "object", "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}}, "required": ["mood"]}
-    value = real_llm.generate_json([{"role": "user", "content": "I just lost my dog. Which mood: happy or sad?"}], schema=schema, max_tokens=20)
+    schema = {
+        "type": "object",
+        "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}},
+        "required": ["mood"],
+    }
+    value = real_llm.generate_json(
+        [{"role": "user", "content": "I just lost my dog. Which mood: happy or sad?"}], schema=schema, max_tokens=20
+    )
     assert value == {"mood": "sad"}
 
 
@@ -280,3 +289,31 @@ def test_a_prefix_evicted_by_another_language_comes_back_from_its_saved_state(re
     assert list(llm.llama.input_ids[: len(english_prefix)]) != english_prefix
     assert llm.generate(english, max_tokens=6, prefix=3) == first
     assert list(llm.llama.input_ids[: len(english_prefix)]) == english_prefix
+
+
+def _last_logits(llm: LocalLLM) -> np.ndarray:
+    """The logits the context computed last (those of the prompt's last token after a one-token answer)."""
+    return np.ctypeslib.as_array(llm.llama._ctx.get_logits(), shape=(llm.llama.n_vocab(),)).copy()
+
+
+@pytest.mark.llm
+def test_a_prompt_after_its_prefix_is_read_afresh_so_it_gets_the_same_numbers_whatever_came_before(real_llm):
+    """Two prompts that share more than the named prefix (here the example after it) are each read from
+    the prefix on: reusing the last prompt's tail would sum the same floats in other batches, and a
+    greedy answer can turn on that difference."""
+    fixed = [
+        {"role": "system", "content": "Answer with one word."},
+        {"role": "user", "content": "A colour?"},
+        {"role": "assistant", "content": "Blue."},
+    ]
+    example = [
+        {"role": "user", "content": "An animal that lives in the sea and sings?"},
+        {"role": "assistant", "content": "Whale."},
+    ]
+    first = [*fixed, *example, {"role": "user", "content": "A fruit that is yellow and long?"}]
+    second = [*fixed, *example, {"role": "user", "content": "A fruit that is red and small?"}]
+    real_llm.generate(second, max_tokens=1, prefix=len(fixed))
+    alone = _last_logits(real_llm)
+    real_llm.generate(first, max_tokens=1, prefix=len(fixed))
+    real_llm.generate(second, max_tokens=1, prefix=len(fixed))
+    assert np.array_equal(_last_logits(real_llm), alone)
