@@ -181,7 +181,9 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
 def _is_common_noun(text: str, start: int, end: int) -> bool:
     if text[start:end] == "blues":
         return False
-    return bool(pattern("determiner_before").search(text[max(0, start - 8) : start])) and not pattern("music_after").match(text[end:])
+    return bool(pattern("determiner_before").search(text[max(0, start - 8) : start])) and not pattern(
+        "music_after"
+    ).match(text[end:])
 
 
 def _names_an_era(text: str, start: int, word: str) -> bool:
@@ -226,7 +228,9 @@ def wished_moods(text: str) -> dict[str, int]:
     lowered = text.lower()
     counts: dict[str, int] = {}
     for mood, patterns in _WISHED_PATTERNS.items():
-        hits = [m.start() for pattern in patterns for m in pattern.finditer(lowered) if not _negated(lowered, m.start())]
+        hits = [
+            m.start() for pattern in patterns for m in pattern.finditer(lowered) if not _negated(lowered, m.start())
+        ]
         if hits:
             counts[mood] = len(hits)
     return counts
@@ -280,9 +284,16 @@ def looks_like_follow_up(text: str) -> bool:
     lowered = text.strip().lower() + " "
     words = re.findall(r"[a-z]+", lowered)
     # A message of comparatives alone only makes sense against the previous turn.
-    if words and len(words) <= 5 and any(w in COMPARATIVES for w in words) and all(w in COMPARATIVES or w in _FILLERS for w in words):
+    if (
+        words
+        and len(words) <= 5
+        and any(w in COMPARATIVES for w in words)
+        and all(w in COMPARATIVES or w in _FILLERS for w in words)
+    ):
         return True
-    if len(lowered) < 80 and (any(cue in lowered for cue in FOLLOW_UP_ANYWHERE_ZH) or pattern("follow_up").search(lowered)):
+    if len(lowered) < 80 and (
+        any(cue in lowered for cue in FOLLOW_UP_ANYWHERE_ZH) or pattern("follow_up").search(lowered)
+    ):
         return True
     # "More like the second one" points into the previous list.
     if earlier_track_index(lowered) is not None:
@@ -368,6 +379,14 @@ def genre_adjective(term: str) -> str | None:
     return ALL_GENRE_TERMS.get(stem) if stem else None
 
 
+def _squashed(term: str) -> str:
+    return re.sub(r"[\s-]+", "", term)
+
+
+# People hyphenate and space genre words as they like; one spelling of each is in the rules.
+_SQUASHED_GENRE_TERMS = {_squashed(k): v for k, v in ALL_GENRE_TERMS.items()}
+
+
 def canonical_genre(term: str) -> str:
     """One spelling per genre: "Reggaetón" -> "reggaeton", "power ballads" -> "power ballad", "hip hop" -> "hiphop"."""
     lowered = unicodedata.normalize("NFKD", term.strip().lower())
@@ -375,6 +394,8 @@ def canonical_genre(term: str) -> str:
     lowered = pattern("genre_suffix").sub("", lowered).strip()
     if lowered in ALL_GENRE_TERMS:
         return ALL_GENRE_TERMS[lowered]
+    if _squashed(lowered) in _SQUASHED_GENRE_TERMS:  # "afro-beat", "lo fi", "hip-hop"
+        return _SQUASHED_GENRE_TERMS[_squashed(lowered)]
     if adjective := genre_adjective(lowered):
         return adjective
     if lowered.endswith("s") and lowered[:-1] in ALL_GENRE_TERMS:
@@ -405,7 +426,9 @@ def artist_liked(name: str, text: str) -> bool:
     """Is the name written right after a liking cue ("like Adele", 喜欢周杰伦), not under a negation?"""
     lowered = text.lower()
     spots = _find_term(lowered, name.lower())
-    return any(pattern("liked_before").search(lowered[max(0, pos - 16) : pos]) and not _negated(lowered, pos) for pos in spots)
+    return any(
+        pattern("liked_before").search(lowered[max(0, pos - 16) : pos]) and not _negated(lowered, pos) for pos in spots
+    )
 
 
 def artist_mentions(text: str, *, excluded: bool = False) -> list[str]:
@@ -473,4 +496,3 @@ def chinese_artist_mentions(text: str, *, after_negation_only: bool = False) -> 
                 if _could_be_a_name(name) and name not in names:
                     names.append(name)
     return names
-

@@ -161,7 +161,10 @@ def test_context_mentions_last_named_first(text, contexts):
         ("and def no Adele lol", ["Adele"]),
         ("anything except Drake", ["Drake"]),
         ("No Doubt songs", []),
-        ("I am not really a fan of Harry Styles and Ella Mai, but we can add some Justin Bieber songs.", ["Harry Styles", "Ella Mai"]),
+        (
+            "I am not really a fan of Harry Styles and Ella Mai, but we can add some Justin Bieber songs.",
+            ["Harry Styles", "Ella Mai"],
+        ),
         ("Not crazy about Sweedish House Mafia", ["Sweedish House Mafia"]),
         ("I don't like them. Add 8 ball & mjg", []),
         ("I'm not really a fan of future, let's remove his songs and add some meek mill", ["future"]),
@@ -292,8 +295,13 @@ def test_chinese_artist_mentions(text, names):
 
 @pytest.mark.parametrize(
     ("text", "excluded"),
-    [("I'm so over lo-fi beats", ["lo-fi"]), ("sick of the blues", ["blues"]), ("folk-ish stuff", []),
-     ("more like that but without the country stuff", ["country"]), ("a drive through the country", [])],
+    [
+        ("I'm so over lo-fi beats", ["lo-fi"]),
+        ("sick of the blues", ["blues"]),
+        ("folk-ish stuff", []),
+        ("more like that but without the country stuff", ["country"]),
+        ("a drive through the country", []),
+    ],
 )
 def test_negating_phrases(text, excluded):
     assert lexicon.genre_mentions(text)[1] == excluded
@@ -310,7 +318,12 @@ def test_genre_word_forms(text, liked):
 
 @pytest.mark.parametrize(
     "text",
-    ["和" * 2000, "，".join(["周杰伦和林俊杰和五月天"] * 150), "songs like " + " and ".join(["Abc"] * 400) + " 1", "🎉" * 2000],
+    [
+        "和" * 2000,
+        "，".join(["周杰伦和林俊杰和五月天"] * 150),
+        "songs like " + " and ".join(["Abc"] * 400) + " 1",
+        "🎉" * 2000,
+    ],
 )
 def test_long_adversarial_messages_are_read_without_hanging(text):
     # A run of 和 once sent a nested regex into exponential backtracking: the call never returned.
@@ -343,3 +356,16 @@ def test_activities_are_no_mood_words(text, moods):
 )
 def test_starts_new_request(text, new):
     assert lexicon.starts_new_request(text) is new
+
+
+@pytest.mark.parametrize(
+    ("term", "canonical"),
+    [
+        ("afro-beat", "afrobeat"),
+        ("Afro-Beats", "afrobeats"),
+        ("Reggaetón", "reggaeton"),
+        ("power ballads", "power ballad"),
+    ],
+)
+def test_a_genre_has_one_spelling_however_it_is_hyphenated(term, canonical):
+    assert lexicon.canonical_genre(term) == canonical
