@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -350,11 +351,33 @@ def named_in_text(name: str, text: str, *, cutoff: float = 0.8) -> bool:
     return bool(difflib.get_close_matches(name_l, grams, n=1, cutoff=cutoff))
 
 
-def artist_negated(name: str, text: str) -> bool:
-    """Is the name under a negation, or followed by a complaint (草东太吵了, "TWICE 就算了")?"""
+def artist_negated(name: str, text: str, *, listed_with: Sequence[str] = ()) -> bool:
+    """Is the name under a negation, or followed by a complaint (草东太吵了, "TWICE 就算了")? A complaint
+    after a list of names is about each of them: "SUGA, KARA and Apink don't fit" (the list's other
+    names are `listed_with`)."""
     lowered = text.lower()
     spots = _find_term(lowered, name.lower()) or [lowered.find(name.lower().split()[0])]
-    return any(pos >= 0 and (_negated(lowered, pos) or _complained_after(lowered, pos + len(name))) for pos in spots)
+    return any(
+        pos >= 0
+        and (_negated(lowered, pos) or _complained_after(lowered, _list_end(text, pos + len(name), listed_with)))
+        for pos in spots
+    )
+
+
+def _list_end(text: str, end: int, names: Sequence[str]) -> int:
+    """Where a list of names that goes on at `end` stops ("..., KARA, Miss A and Apink"): each item is
+    one of `names` or a capitalised name."""
+    lowered = text.lower()
+    others = sorted({n.strip().lower() for n in names if n.strip()}, key=len, reverse=True)
+    while separator := pattern("list_separator").match(text, end):
+        start = separator.end()
+        listed = next((len(n) for n in others if lowered.startswith(n, start)), 0)
+        item = pattern("list_item").match(text, start)
+        size = max(listed, item.end() - start if item else 0)
+        if not size:
+            break
+        end = start + size
+    return end
 
 
 def _complained_after(text: str, end: int) -> bool:

@@ -229,6 +229,7 @@ def interpret(
     # came back as a rejected genre), is read as an artist.
     names_as_genres = [g for g in raw.get("g", []) if not lexicon.looks_like_genre(g)]
     names_as_excluded_genres = [g for g in raw.get("xg", []) if not lexicon.looks_like_genre(g)]
+    listed = [*raw.get("a", []), *names_as_genres, *raw.get("xa", []), *names_as_excluded_genres]
     for name, disliked in [
         *((n, False) for n in [*raw.get("a", []), *names_as_genres]),
         *((n, True) for n in [*raw.get("xa", []), *names_as_excluded_genres]),
@@ -239,7 +240,7 @@ def interpret(
             or lexicon.is_possessive_phrase(name)
         ):
             continue
-        if lexicon.artist_negated(name, text):
+        if lexicon.artist_negated(name, text, listed_with=listed):
             disliked = True
         elif language == "zh" or lexicon.artist_liked(name, text) or not disliking:
             # "like Adele", or a message with no word of dislike at all ("Limp Bizkit Korn"). In
@@ -261,9 +262,11 @@ def interpret(
     if language == "en":
         # The small model sometimes drops a name the user clearly wrote ("like Bob Dylan",
         # "anything except Drake"; "think Chic, Donna Summer" came back as Donna Summer alone).
-        for name in lexicon.artist_mentions(text):
-            if not _already_named(name, artists, exclude_artists) and not lexicon.artist_negated(name, text):
-                artists.append(name)
+        mentioned = lexicon.artist_mentions(text)
+        for name in mentioned:
+            if not _already_named(name, artists, exclude_artists):
+                negated = lexicon.artist_negated(name, text, listed_with=mentioned)
+                (exclude_artists if negated else artists).append(name)
         if not exclude_artists:
             exclude_artists = [n for n in lexicon.artist_mentions(text, excluded=True) if n not in artists]
 

@@ -210,6 +210,24 @@ def test_artist_negated(name, text, negated):
 
 
 @pytest.mark.parametrize(
+    ("name", "listed_with", "negated"),
+    [
+        ("SUGA", ["KARA", "MIss A"], True),  # the list goes on through listed and capitalised names
+        ("MIss A", ["SUGA", "KARA", "MIss A"], True),
+        ("SUGA", [], True),
+        ("Adele", ["Drake"], False),  # the list stops at "but"
+    ],
+)
+def test_a_complaint_after_a_list_of_names_is_about_each(name, listed_with, negated):
+    text = (
+        "I love Adele and Drake, but Sia doesn't fit"
+        if name == "Adele"
+        else "from SUGA, KARA, MIss A, and Apink don't fit"
+    )
+    assert lexicon.artist_negated(name, text, listed_with=listed_with) is negated
+
+
+@pytest.mark.parametrize(
     ("text", "wished"),
     [
         ("been in a dark place, lift me up", {"happy": 1}),

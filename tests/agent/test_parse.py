@@ -202,6 +202,15 @@ def test_the_mood_asked_for_outranks_the_mood_described(settings, fake_llm, text
         ("不要五月天那种，来点摇滚", ["Mayday"], [], ["五月天"]),
         ("要安静那种的歌", [], [], []),
         ("放点K-pop吧，BLACKPINK之类的，别放BTS", ["BLACKPINK"], ["BLACKPINK"], ["BTS"]),
+        # A complaint after a list is about every name in it (CPCD dev), however the model lists them.
+        ("the suggestions from SUGA, KARA, and Apink don't fit the mood", [], [], ["SUGA", "KARA", "Apink"]),
+        (
+            "the suggestions from SUGA, KARA, and Apink don't fit the mood",
+            ["SUGA", "KARA"],
+            [],
+            ["SUGA", "KARA", "Apink"],
+        ),
+        ("I love Adele and Drake, but Sia doesn't fit", ["Adele", "Drake", "Sia"], ["Adele", "Drake"], ["Sia"]),
     ],
 )
 def test_named_artists_and_exclusions_are_kept_even_when_the_model_drops_them(
