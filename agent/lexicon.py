@@ -417,8 +417,8 @@ def canonical_genre(term: str) -> str:
     lowered = pattern("genre_suffix").sub("", lowered).strip()
     if lowered in ALL_GENRE_TERMS:
         return ALL_GENRE_TERMS[lowered]
-    if _squashed(lowered) in _SQUASHED_GENRE_TERMS:  # "afro-beat", "lo fi", "hip-hop"
-        return _SQUASHED_GENRE_TERMS[_squashed(lowered)]
+    if squashed := _SQUASHED_GENRE_TERMS.get(_squashed(lowered)):  # "afro-beat", "lo fi", "hip-hop"
+        return squashed
     if adjective := genre_adjective(lowered):
         return adjective
     if lowered.endswith("s") and lowered[:-1] in ALL_GENRE_TERMS:

@@ -229,11 +229,10 @@ def interpret(
     # came back as a rejected genre), is read as an artist.
     names_as_genres = [g for g in raw.get("g", []) if not lexicon.looks_like_genre(g)]
     names_as_excluded_genres = [g for g in raw.get("xg", []) if not lexicon.looks_like_genre(g)]
-    listed = [*raw.get("a", []), *names_as_genres, *raw.get("xa", []), *names_as_excluded_genres]
-    for name, disliked in [
-        *((n, False) for n in [*raw.get("a", []), *names_as_genres]),
-        *((n, True) for n in [*raw.get("xa", []), *names_as_excluded_genres]),
-    ]:
+    liked_names = [*raw.get("a", []), *names_as_genres]
+    disliked_names = [*raw.get("xa", []), *names_as_excluded_genres]
+    listed = [*liked_names, *disliked_names]
+    for name, disliked in [*((n, False) for n in liked_names), *((n, True) for n in disliked_names)]:
         if (
             not lexicon.could_be_an_artist(name)
             or not lexicon.named_in_text(name, text)
