@@ -181,9 +181,11 @@ def parse_line(item: dict, *, llm, settings: Settings, bank: ExampleBank) -> tup
 
 
 def evaluate(lines: list[dict], *, llm: CachingLLM, settings: Settings, bank: ExampleBank) -> dict[str, Any]:
-    rows, per_field = [], {}
+    rows, per_field, own_work = [], {}, []
     for item in lines:
         intent, seconds = parse_line(item, llm=llm, settings=settings, bank=bank)
+        if llm.last.get("cached"):
+            own_work.append(seconds)  # the parse without the model: retrieval, prompt, rules
         checks = score(intent, item["expect"])
         for field, ok in checks.items():
             per_field.setdefault(field, []).append(ok)
@@ -222,6 +224,9 @@ def evaluate(lines: list[dict], *, llm: CachingLLM, settings: Settings, bank: Ex
         "latency_s_p95": round(float(np.percentile(timed, 95)), 2) if timed else None,
         "timed_requests": len(timed),
         "output_tokens_mean": round(float(np.mean(tokens)), 1) if tokens else None,
+        # Lines answered from the cache time what the parse does besides the model.
+        "without_model_ms_p50": round(1000 * float(np.median(own_work)), 1) if own_work else None,
+        "without_model_ms_p95": round(1000 * float(np.percentile(own_work, 95)), 1) if own_work else None,
         "rows": rows,
     }
 

@@ -387,3 +387,13 @@ def test_starts_new_request(text, new):
 )
 def test_a_genre_has_one_spelling_however_it_is_hyphenated(term, canonical):
     assert lexicon.canonical_genre(term) == canonical
+
+
+def test_reading_a_request_again_compiles_no_pattern():
+    # A parse looks up more terms than re's own cache holds (512): without our cache every parse
+    # compiled them all again (43 ms of a parse against 4, bench/results/parse_term_patterns_*.json).
+    text = "no jazz, something calm but not too sad for a rainy drive, like Norah Jones"
+    lexicon.genre_mentions(text), lexicon.mood_mentions(text), lexicon.arousal_cue(text)
+    before = lexicon._term_pattern.cache_info().misses
+    lexicon.genre_mentions(text), lexicon.mood_mentions(text), lexicon.arousal_cue(text)
+    assert lexicon._term_pattern.cache_info().misses == before
