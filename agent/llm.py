@@ -124,10 +124,16 @@ class LocalLLM:
             self.llama.eval(tokens)
             if len(self._prefix_states) >= MAX_SAVED_PREFIXES:
                 self._prefix_states.pop(next(iter(self._prefix_states)))
-            state = self.llama.save_state()
-            # The state carries a logits row per token (~140 MB here), read only for logprobs,
-            # which this context never computes; one zero row broadcasts on load.
-            state.scores = np.zeros((1, state.scores.shape[1]), dtype=state.scores.dtype)
+            # save_state copies a logits row per token read (up to n_batch rows, ~310 MB here, 0.6-1.2 s
+            # a prefix), read only for logprobs, which this context never computes: it is shown one
+            # row to copy, and one zero row broadcasts on load.
+            scores = self.llama.scores
+            self.llama.scores = scores[:1]
+            try:
+                state = self.llama.save_state()
+            finally:
+                self.llama.scores = scores
+            state.scores = np.zeros((1, scores.shape[1]), dtype=scores.dtype)
             self._prefix_states[key] = (tokens, state)
             return
         tokens, state = self._prefix_states[key]
