@@ -195,7 +195,7 @@ def profile_one_file(path: Path, *, repeats: int = 2) -> dict:
         excerpt = signals[0]
         stft = librosa.stft(excerpt)
         _, whole = _cpu(lambda: af.features_of_signal(excerpt, duration=duration))
-        (harmonic, _), hpss_seconds = _cpu(lambda: af.hpss(stft, length=excerpt.size))
+        (harmonic, _), hpss_seconds = _cpu(lambda: af.hpss(stft, signal=excerpt))
         _, key_seconds = _cpu(lambda: librosa.feature.chroma_cqt(y=harmonic, sr=sr))
         now["features: all but HPSS and key (one shared STFT and mel)"] = whole - hpss_seconds - key_seconds
         now["features: hpss (row-wise median filters, same numbers)"] = hpss_seconds
@@ -332,7 +332,15 @@ def search_figures() -> dict:
     if not path.is_file():
         return {"missing": "run python -m bench.search_scale --server"}
     found = json.loads(path.read_text(encoding="utf-8"))
-    keep = ("tracks", "build_seconds_cumulative", "server_rss_mb", "disk_mb", "no_filters", "with_filters", "load_average_1_5_15")
+    keep = (
+        "tracks",
+        "build_seconds_cumulative",
+        "server_rss_mb",
+        "disk_mb",
+        "no_filters",
+        "with_filters",
+        "load_average_1_5_15",
+    )
     return {
         "from": "bench/results/scale_search.json",
         "its_git_commit": found.get("machine", {}).get("git_commit"),

@@ -43,7 +43,10 @@ def drum_piece(seconds: float = 8.0) -> pretty_midi.PrettyMIDI:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clips")
-    return {"strings": render_midi(strings_piece(), folder / "strings.flac"), "drums": render_midi(drum_piece(), folder / "drums.wav")}
+    return {
+        "strings": render_midi(strings_piece(), folder / "strings.flac"),
+        "drums": render_midi(drum_piece(), folder / "drums.wav"),
+    }
 
 
 def test_features_have_every_gtzan_column(clips):
@@ -89,7 +92,7 @@ def test_the_row_wise_hpss_is_librosas(clips):
     from tools.audio_features import hpss, load_excerpt
 
     y, _ = load_excerpt(clips["drums"])
-    harmonic, percussive = hpss(librosa.stft(y), length=y.size)
+    harmonic, percussive = hpss(librosa.stft(y), signal=y)
     expected_h, expected_p = librosa.effects.hpss(y)
     assert np.abs(harmonic - expected_h).max() < 1e-6 and np.abs(percussive - expected_p).max() < 1e-6
 
@@ -124,16 +127,22 @@ def test_style_vector_is_a_distribution_and_tells_strings_from_drums(clips):
     assert drums.arousal > strings.arousal
 
 
-@pytest.mark.parametrize(("valence", "arousal", "mood"), [(0.8, 0.5, "happy"), (-0.7, -0.5, "sad"), (0.4, -0.7, "calm"), (-0.75, 0.75, "angry")])
+@pytest.mark.parametrize(
+    ("valence", "arousal", "mood"),
+    [(0.8, 0.5, "happy"), (-0.7, -0.5, "sad"), (0.4, -0.7, "calm"), (-0.75, 0.75, "angry")],
+)
 def test_audio_mood_follows_the_circumplex(valence, arousal, mood):
     assert emotion_from_valence_arousal(valence, arousal).top == mood
 
 
-@pytest.mark.parametrize(("name", "content", "reason"), [
-    ("empty.mp3", b"", "empty"),
-    ("broken.flac", b"fLaC\x00\x00garbage" * 10, "could not be decoded"),
-    ("notes.txt", b"hello", "not a supported audio format"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.mp3", b"", "empty"),
+        ("broken.flac", b"fLaC\x00\x00garbage" * 10, "could not be decoded"),
+        ("notes.txt", b"hello", "not a supported audio format"),
+    ],
+)
 def test_unreadable_audio_is_a_clear_error(tmp_path, name, content, reason):
     path = tmp_path / name
     path.write_bytes(content)
