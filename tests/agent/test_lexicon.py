@@ -38,6 +38,9 @@ def test_lexicons_cover_the_vocabularies():
         ("我现在很生气！！来点能发泄的，金属或者朋克都行", ["metal", "punk"], []),
         ("不要朋克，来点放克和灵魂乐", ["funk", "soul"], ["punk"]),
         ("放点电影原声或者音乐剧", ["soundtrack", "musical"], []),
+        # Words the taggers' tags match: dropped before they had a spelling here.
+        ("more new age and some electronica", ["new age", "electronic"], []),
+        ("不要实验音乐，来点新世纪音乐", ["new age"], ["experimental"]),
     ],
 )
 def test_genre_mentions(text, liked, excluded):
@@ -397,3 +400,11 @@ def test_reading_a_request_again_compiles_no_pattern():
     before = lexicon._term_pattern.cache_info().misses
     lexicon.genre_mentions(text), lexicon.mood_mentions(text), lexicon.arousal_cue(text)
     assert lexicon._term_pattern.cache_info().misses == before
+
+
+def test_every_term_a_track_is_tagged_with_can_be_asked_for():
+    # The search matches a request's genre words beyond the ten against these tag terms: a term
+    # with no spelling in the rules could never be asked for ("new age" was read as an artist).
+    from tools.audio_reading import TERM_TAGS
+
+    assert set(TERM_TAGS) <= set(lexicon.ALL_GENRE_TERMS.values())
