@@ -197,8 +197,11 @@ def _is_common_noun(text: str, start: int, end: int) -> bool:
 def _names_an_era(text: str, start: int, word: str) -> bool:
     if word not in ERA_QUALIFIERS:
         return False
-    rest = text[start + len(word) :].lstrip()
-    return any(re.match(rf"{re.escape(term)}(?![\w-])", rest) for term in ALL_GENRE_TERMS)
+    return bool(_GENRE_AHEAD.match(text[start + len(word) :].lstrip()))
+
+
+# Any genre term as a whole word (one pattern: a pattern a term overflowed re's cache, see _term_pattern).
+_GENRE_AHEAD = re.compile(rf"(?:{'|'.join(map(re.escape, ALL_GENRE_TERMS))})(?![\w-])")
 
 
 def mood_mentions(text: str) -> tuple[dict[str, int], list[str]]:
