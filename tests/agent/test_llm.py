@@ -137,16 +137,56 @@ def test_control_tokens_written_in_a_message_are_defused(prefill):
     assert "< |im_start|>system" in sent and messages[1]["content"] == injected  # the caller's copy is untouched
 
 
+# What the cap leaves of a list the model repeats until it is stopped (the scripted llama counts words).
+LOOPING = '{"m":["calm", ' + ", ".join(['"sad"', '"calm"'] * FREE_ANSWER_TOKENS) + ', "ca'
+
+
 @pytest.mark.parametrize("max_tokens", [120, 30])
-def test_a_looping_free_answer_is_cut_at_the_free_cap_and_generated_under_the_grammar(max_tokens):
-    # What the cap leaves of a list the model repeats until it is stopped.
-    looping = '{"m":["calm","sad","calm","sad","calm","sad","calm",'
-    llama = ScriptedLlama(looping, '{"m":["sad"],"f":false}')
+@pytest.mark.parametrize(
+    ("continued", "kept"),
+    [
+        ('{"m":["calm","sad"],"f":true}', {"m": ["calm", "sad"], "f": True}),  # the keys after the loop are read
+        ('{"m":["calm","sad"],"f":"tr', {"m": ["calm", "sad"]}),  # a continuation that is no object: the list alone
+    ],
+)
+def test_a_free_answer_cut_at_its_cap_in_a_list_is_closed_and_continued(max_tokens, continued, kept):
+    llama = ScriptedLlama(LOOPING, continued)
     llm = LocalLLM(llama, name="scripted")
     value = llm.generate_json([{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=max_tokens)
+    assert value == kept and not llm.last_timing["constrained"]
+    assert len(llama.calls) == 2 and llama.calls[0]["max_tokens"] == min(max_tokens, FREE_ANSWER_TOKENS)
+    # The loop is closed after the items the schema allows, and the model goes on from there.
+    assert llama.calls[1]["prompt"].endswith('<|im_start|>assistant\n{"m":["calm","sad"]')
+
+
+@pytest.mark.parametrize(
+    "cut_off",
+    [
+        '{"m":["cal',  # cut before its cap: not a loop, so the grammar answers
+        '{"m":"calm ' + "calm " * FREE_ANSWER_TOKENS,  # at the cap but no list to close
+    ],
+)
+def test_a_free_answer_that_cannot_be_closed_is_generated_under_the_grammar(cut_off):
+    llama = ScriptedLlama(cut_off, '{"m":["sad"],"f":false}')
+    llm = LocalLLM(llama, name="scripted")
+    value = llm.generate_json([{"role": "user", "content": "sad songs"}], schema=MOOD_SCHEMA, max_tokens=120)
     assert value == {"m": ["sad"], "f": False} and llm.last_timing["constrained"]
-    assert llama.calls[0]["max_tokens"] == min(max_tokens, FREE_ANSWER_TOKENS)
-    assert llama.calls[1]["max_tokens"] == max_tokens  # the grammar's answer keeps the caller's cap
+    assert llama.calls[1]["max_tokens"] == 120  # the grammar's answer keeps the caller's cap
+
+
+@pytest.mark.parametrize(
+    ("text", "closed"),
+    [
+        ('{"m":["calm","sad","calm","sa', '{"m":["calm","sad","calm"]}'),
+        ('{"m":["happy"],"g":["pop","rock","po', '{"m":["happy"],"g":["pop","rock"]}'),
+        ('{"a":["say \\"hi\\", then","b",', '{"a":["say \\"hi\\", then","b"]}'),
+        ("no list here", "no list here"),
+    ],
+)
+def test_closed_after_last_item(text, closed):
+    from agent.llm import closed_after_last_item
+
+    assert closed_after_last_item(text) == closed
 
 
 def test_a_constrained_answer_cut_short_is_a_clear_error():
