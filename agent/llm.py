@@ -256,12 +256,15 @@ class LocalLLM:
         The grammar would write the same items (greedy, same prompt) up to the list's maxItems,
         close it and go on, ~100 ms a token: 10-14 s for such an answer here. Instead the list is
         closed after its last whole item, cut to what the schema allows, and the model continues
-        from there without the grammar, so the keys after the list are still read (~2 s).
+        from there without the grammar, so the keys after the list are still read (~2 s). The start
+        ends with the comma after the list: under the grammar the model writes '"],"' as one token
+        and goes on to the next key, while after a bare ']' it closed the object and lost a line's
+        artists. A continuation that is no object (nothing more to say) leaves the list alone.
         """
         head = _object_satisfying(closed_after_last_item(free), schema)
         if head is None:
             return None, tokens
-        start = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+        start = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ","
         more = self.generate(
             messages, max_tokens=FREE_ANSWER_TOKENS, stop=free_answer_stops(unread), prefill=start, prefix=prefix
         )

@@ -147,6 +147,7 @@ LOOPING = '{"m":["calm", ' + ", ".join(['"sad"', '"calm"'] * FREE_ANSWER_TOKENS)
     [
         ('{"m":["calm","sad"],"f":true}', {"m": ["calm", "sad"], "f": True}),  # the keys after the loop are read
         ('{"m":["calm","sad"],"f":"tr', {"m": ["calm", "sad"]}),  # a continuation that is no object: the list alone
+        ('{"m":["calm","sad"],}', {"m": ["calm", "sad"]}),  # nothing more to say
     ],
 )
 def test_a_free_answer_cut_at_its_cap_in_a_list_is_closed_and_continued(max_tokens, continued, kept):
@@ -156,7 +157,7 @@ def test_a_free_answer_cut_at_its_cap_in_a_list_is_closed_and_continued(max_toke
     assert value == kept and not llm.last_timing["constrained"]
     assert len(llama.calls) == 2 and llama.calls[0]["max_tokens"] == min(max_tokens, FREE_ANSWER_TOKENS)
     # The loop is closed after the items the schema allows, and the model goes on from there.
-    assert llama.calls[1]["prompt"].endswith('<|im_start|>assistant\n{"m":["calm","sad"]')
+    assert llama.calls[1]["prompt"].endswith('<|im_start|>assistant\n{"m":["calm","sad"],')
 
 
 @pytest.mark.parametrize(
