@@ -200,7 +200,7 @@ def _names_an_era(text: str, start: int, word: str) -> bool:
     return bool(_GENRE_AHEAD.match(text[start + len(word) :].lstrip()))
 
 
-# Any genre term as a whole word (one pattern: a pattern a term overflowed re's cache, see _term_pattern).
+# Any genre term as a whole word, in one pattern (one pattern a term overflowed re's cache, see _term_pattern).
 _GENRE_AHEAD = re.compile(rf"(?:{'|'.join(map(re.escape, ALL_GENRE_TERMS))})(?![\w-])")
 
 

@@ -274,8 +274,8 @@ class LocalLLM:
 
 # A free answer longer than this is the model looping in a list ("m":["romantic","energetic",
 # "calm","happy","romantic",...), seen on garbled voice transcripts and 1-2 in 100 typed requests:
-# it is cut here and closed after its last whole item (closed_after_last_item); only when that is
-# no object is it generated under the grammar (6-8 s more here). The longest answer that was no
+# it is cut here, closed after its last whole item and continued (LocalLLM._continued_after_loop);
+# only when that gives no object is it generated under the grammar. The longest answer that was no
 # loop, in 668 timed parses of the dev and held-out sets, had 43 tokens.
 FREE_ANSWER_TOKENS = 64
 

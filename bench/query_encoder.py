@@ -10,24 +10,17 @@ vectors are the same. Writes bench/results/query_encoder.json.
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 
 from bench.common import write_results
-from bench.parse_eval import SETS
+from bench.parse_eval import SETS, read_lines
 from tools.encoder import blas_threads
 
 
 def _requests() -> list[str]:
-    texts = []
-    for name in ("shared", "cpcd_dev", "zh"):
-        for path in SETS[name]:
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    texts.append(json.loads(line)["text"])
-    return texts
+    return [item["text"] for item in read_lines([path for name in ("shared", "cpcd_dev", "zh") for path in SETS[name]])]
 
 
 def _timed(threads: int, texts: list[str]) -> tuple[np.ndarray, list[float]]:
