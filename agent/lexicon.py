@@ -350,15 +350,52 @@ def tempo_bounds(text: str) -> tuple[float, float] | None:
 
 def named_in_text(name: str, text: str, *, cutoff: float = 0.8) -> bool:
     """Was this (artist) name written in the text, allowing small spelling differences?"""
+    return written_name(name, text, cutoff=cutoff) is not None
+
+
+# A name shorter than this, squashed or as initials, matches too many words by chance.
+MIN_SQUASHED = 4
+MIN_INITIALS, MAX_INITIALS = 3, 6
+
+
+def written_name(name: str, text: str, *, cutoff: float = 0.8) -> str | None:
+    """The name to keep when the text writes it, else None.
+
+    The model respells names: it spaces one the user ran together ("R Kelly" for "rkelly"),
+    shortens one to its initials ("bmth" for "bring me the horizon") or spells out the user's
+    initials ("Red Hot Chili Peppers" for "rhcp"). The spelled-out form is kept, since that is
+    what a library's tags hold.
+    """
     name_l, text_l = name.strip().lower(), text.lower()
     if not name_l:
-        return False
+        return None
     if name_l in text_l:
-        return True
+        return name.strip()
     tokens = re.findall(r"[\w'&.-]+", text_l)
-    size = len(name_l.split())
-    grams = [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
-    return bool(difflib.get_close_matches(name_l, grams, n=1, cutoff=cutoff))
+    words = name_l.split()
+    grams = [" ".join(tokens[i : i + len(words)]) for i in range(len(tokens) - len(words) + 1)]
+    if difflib.get_close_matches(name_l, grams, n=1, cutoff=cutoff):
+        return name.strip()
+    squashed = _letters(name_l)
+    spans = [tokens[i : i + size] for size in range(1, len(words) + 2) for i in range(len(tokens) - size + 1)]
+    if len(squashed) >= MIN_SQUASHED and any(_letters(" ".join(span)) == squashed for span in spans):
+        return name.strip()
+    if len(words) == 1 and MIN_INITIALS <= len(squashed) <= MAX_INITIALS and squashed.isalpha():
+        size = len(squashed)
+        for start in range(len(tokens) - size + 1):
+            if _initials(tokens[start : start + size]) == squashed:
+                return " ".join(tokens[start : start + size])
+    if MIN_INITIALS <= len(words) <= MAX_INITIALS and _initials(words) in {_letters(t) for t in tokens}:
+        return name.strip()
+    return None
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text)
+
+
+def _initials(words: Sequence[str]) -> str:
+    return "".join(w[0] for w in words if w[:1].isalnum())
 
 
 def artist_negated(name: str, text: str, *, listed_with: Sequence[str] = ()) -> bool:

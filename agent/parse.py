@@ -233,11 +233,9 @@ def interpret(
     disliked_names = [*raw.get("xa", []), *names_as_excluded_genres]
     listed = [*liked_names, *disliked_names]
     for name, disliked in [*((n, False) for n in liked_names), *((n, True) for n in disliked_names)]:
-        if (
-            not lexicon.could_be_an_artist(name)
-            or not lexicon.named_in_text(name, text)
-            or lexicon.is_possessive_phrase(name)
-        ):
+        if not lexicon.could_be_an_artist(name) or lexicon.is_possessive_phrase(name):
+            continue
+        if (name := lexicon.written_name(name, text)) is None:
             continue
         if lexicon.artist_negated(name, text, listed_with=listed):
             disliked = True

@@ -94,6 +94,27 @@ def test_named_in_text_tolerates_small_spelling_differences(name, text, expected
     assert lexicon.named_in_text(name, text) is expected
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "kept"),
+    [
+        # Spaced by the model where the user ran the name together: the model's spelling is kept.
+        ("R Kelly", "please can we add a little bit of rkelly", "R Kelly"),
+        # The model's initials for a name the user spelled out: the spelled-out name is kept.
+        ("bmth", "similar bands to bring me the horizon? i love the sound", "bring me the horizon"),
+        # The user's initials, spelled out by the model.
+        ("Red Hot Chili Peppers", "some rhcp please", "Red Hot Chili Peppers"),
+        ("Norah Jonez", "something like norah jones", "Norah Jonez"),
+        ("Taylor Swift", "something like norah jones", None),
+        ("xtc", "something like norah jones", None),
+        # Two letters are too few to trust as initials, three too few squashed.
+        ("ab", "all blues", None),
+        ("R B", "rb", None),
+    ],
+)
+def test_written_name_is_the_spelling_to_keep(name, text, kept):
+    assert lexicon.written_name(name, text) == kept
+
+
 @pytest.mark.parametrize(("text", "expected"), [("more upbeat", 1.0), ("something slower", -1.0), ("jazz", 0.0)])
 def test_arousal_cue(text, expected):
     assert lexicon.arousal_cue(text) == expected
