@@ -532,6 +532,11 @@ _CUE_WORDS = tuple(
 )
 
 
+def without_tail(name: str) -> str:
+    """A name without the words the model carried over from after it ("Blonde to the Mix")."""
+    return pattern("name_tail").sub("", name.strip())
+
+
 def could_be_an_artist(name: str) -> bool:
     """Could a name the model listed be an artist? Not when it is a word these rules read as a
     mood, tempo, activity or genre ("bouncy", "holiday season", 忧伤), or a decade ("90's")."""

@@ -232,7 +232,8 @@ def interpret(
     liked_names = [*raw.get("a", []), *names_as_genres]
     disliked_names = [*raw.get("xa", []), *names_as_excluded_genres]
     listed = [*liked_names, *disliked_names]
-    for name, disliked in [*((n, False) for n in liked_names), *((n, True) for n in disliked_names)]:
+    for written, disliked in [*((n, False) for n in liked_names), *((n, True) for n in disliked_names)]:
+        name = lexicon.without_tail(written)
         if not lexicon.could_be_an_artist(name) or lexicon.is_possessive_phrase(name):
             continue
         if (name := lexicon.written_name(name, text)) is None:

@@ -115,6 +115,19 @@ def test_written_name_is_the_spelling_to_keep(name, text, kept):
     assert lexicon.written_name(name, text) == kept
 
 
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("Blonde to the Mix", "Blonde"),
+        ("Tupac Kinda", "Tupac"),
+        ("Too Short", "Too Short"),
+        ("Mix Master Mike", "Mix Master Mike"),
+    ],
+)
+def test_a_name_loses_the_words_carried_over_from_after_it(name, kept):
+    assert lexicon.without_tail(name) == kept
+
+
 @pytest.mark.parametrize(("text", "expected"), [("more upbeat", 1.0), ("something slower", -1.0), ("jazz", 0.0)])
 def test_arousal_cue(text, expected):
     assert lexicon.arousal_cue(text) == expected
