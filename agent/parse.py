@@ -159,6 +159,15 @@ def _already_named(name: str, *names: list[str]) -> bool:
     return lexicon.named_in_text(name, " , ".join(n for group in names for n in group))
 
 
+def _asked_for_music(intent: Intent) -> bool:
+    """Did this turn ask for anything: a mood, a style, a name, a setting or a tempo?"""
+    return (
+        intent.emotion != EmotionVector.uniform()
+        or any((intent.style, intent.genre_terms, intent.artists, intent.context, intent.tempo_range))
+        or any((intent.exclude_artists, intent.exclude_genres, intent.exclude_moods))
+    )
+
+
 def _genre_reading(
     raw: dict[str, Any], *, text: str, english: str, disliking: bool
 ) -> tuple[list[str], list[str], list[str]]:
@@ -287,7 +296,13 @@ def interpret(
     # In a conversation every later turn works on the list so far ("james brown", "more like
     # these", "too upbeat for me"); a first message is a refinement only when its words say so
     # ("slower", 换点开心的), and only with a previous turn does it move the previous target.
-    in_conversation = previous.is_music_request if previous is not None else bool(history)
+    # An opening greeting ("hello" -> "Modern Rock") asked for nothing, so there is nothing to
+    # refine yet; a "thanks!" later on is still inside the conversation.
+    in_conversation = (
+        previous.is_music_request and (previous.follow_up or _asked_for_music(previous))
+        if previous is not None
+        else bool(history)
+    )
     # A turn that starts another playlist is new, whatever words of refinement it holds ("now I'd like ...").
     follow_up = not lexicon.starts_new_request(text) and (in_conversation or lexicon.looks_like_follow_up(text))
     contexts = lexicon.context_mentions(text)

@@ -430,6 +430,21 @@ def test_every_later_turn_of_a_conversation_is_a_follow_up(settings, fake_llm):
         settings=settings,
     )
     assert not fresh.follow_up
+    # The model takes a greeting for a music request as often as not: what it asked for decides.
+    said_hello = parse_request("hello", llm=fake_llm(answer()), settings=settings)
+    assert said_hello.is_music_request and not said_hello.follow_up
+    after_hello = parse_request(
+        "Modern Rock", previous=said_hello, history=[Turn(user="hello")], llm=fake_llm(answer(g=["rock"])), settings=settings
+    )
+    assert not after_hello.follow_up
+    # A "thanks!" inside the conversation asks for nothing, and the turn after it still refines the list.
+    thanks = parse_request("thanks!", previous=intent, history=history, llm=fake_llm(answer()), settings=settings)
+    assert thanks.follow_up
+    more = parse_request(
+        "play dijena", previous=thanks, history=[*history, Turn(user="thanks!")], llm=fake_llm(answer(a=["dijena"])),
+        settings=settings,
+    )
+    assert more.follow_up
     # A turn that starts another playlist is a new request, whatever came before it.
     another = parse_request(
         "Ok now I'd like to make a playlist for nostalgia",
