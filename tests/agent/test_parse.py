@@ -160,6 +160,8 @@ def test_lexicon_corrects_the_model_for_chinese_nostalgia(settings, fake_llm):
         ("Reggae vibes for a barbecue with friends", ["energetic"], "happy"),
         ("Spooky background music for a Halloween party", ["happy"], "tense"),
         ("something for my workout", ["calm"], "energetic"),
+        ("hello, i want to take a long bath, can you make me a playlist", ["happy"], "calm"),
+        ("泡澡的时候听", ["happy"], "calm"),
         ("jazz please", ["calm"], "calm"),
         # Comparatives are mood words too.
         ("Taylor Swift vibes but a bit sadder", ["romantic"], "sad"),
