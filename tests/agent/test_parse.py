@@ -137,6 +137,9 @@ def test_a_negated_mood_keeps_zero_weight_after_every_shift(settings, fake_llm):
         ("something calm for a rainy drive", "", "driving"),
         ("生日派对要热闹的歌", "birthday", "party"),
         ("roller skating night tunes", "roller skating", "roller skating"),
+        # Running errands is no run.
+        ("a playlist for driving to work or running errands", "running", "errands"),
+        ("a jazz playlist for a laundry session", "", "cleaning"),
     ],
 )
 def test_the_context_the_text_names_last_wins(settings, fake_llm, text, model_context, context):
