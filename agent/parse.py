@@ -297,9 +297,9 @@ def interpret(
     # these", "too upbeat for me"); a first message is a refinement only when its words say so
     # ("slower", 换点开心的), and only with a previous turn does it move the previous target.
     # An opening greeting ("hello" -> "Modern Rock") asked for nothing, so there is nothing to
-    # refine yet; a "thanks!" later on is still inside the conversation.
+    # refine yet; a "thanks!" later on, music request or not, is still inside the conversation.
     in_conversation = (
-        previous.is_music_request and (previous.follow_up or _asked_for_music(previous))
+        previous.follow_up or (previous.is_music_request and _asked_for_music(previous))
         if previous is not None
         else bool(history)
     )
