@@ -25,6 +25,7 @@ from bench.common import write_results
 from bench.parse_eval import DEV_SET, _norm_genre
 from catalog.demo import load_demo_truth
 from moodtune.config import Settings
+from moodtune.errors import CatalogError
 from moodtune.serialize import intent_from_dict
 from moodtune.types import GENRES, Intent
 
@@ -39,6 +40,12 @@ def recorded_intents(path: Path) -> dict[str, Intent]:
 def main(settings: Settings | None = None, *, intents: Path | None = None, name: str = "e2e") -> dict:
     settings = settings or Settings.load()
     truth = load_demo_truth(settings)
+    if not truth:
+        # Without the demo's ground truth every figure would read 0: say so instead of writing them.
+        raise CatalogError(
+            f"no demo catalog in {settings.home}",
+            hint="run ./run.sh (or moodtune setup) first, or set MOODTUNE_HOME to a home that has one",
+        )
     agent = Moodtune(settings)
     if intents is not None:
         import agent.session as session
