@@ -106,6 +106,7 @@ FOLLOW_UP_ANYWHERE_ZH: tuple[str, ...] = tuple(_load("zh")["follow_up_anywhere"]
 ERA_QUALIFIERS: tuple[str, ...] = tuple(_load("en")["era_qualifiers"])
 _FILLERS = frozenset(_load("en")["fillers"])
 _NOT_NAMES = frozenset(_load("en")["not_names"])
+NOUN_GENRES = frozenset(_merged("noun_genres"))
 # Characters no Chinese name in a name's spot is made of: 太吵, 那么伤感, 慢歌, 有人声.
 _NOT_IN_A_NAME = frozenset(_load("zh")["not_in_a_name"])
 _ORDINALS: dict[str, int] = _merged("ordinals")
@@ -135,7 +136,19 @@ def _term_pattern(term: str, adjective: bool) -> re.Pattern[str]:
     # The head of a hyphenated compound counts ("after-party"), and so does "-ish" ("folk-ish").
     # Boundaries are Latin letters and digits only: in 来点浪漫的r&b the 的 is no part of the word.
     suffix = r"-ish\b|-?y\b|" if adjective else r"-ish\b|"
-    return re.compile(rf"(?<![a-z0-9_]){re.escape(term)}(?={suffix}(?![a-z0-9_-]))")
+    return re.compile(rf"(?<![a-z0-9_])(?:{_spellings(term)})(?={suffix}(?![a-z0-9_-]))")
+
+
+# A term written as one word is also found split once by a hyphen or a space ("afro-beats" for
+# afrobeats), as the model's own terms are read (canonical_genre); shorter ones would match
+# across words ("ur a pig").
+MIN_SPLIT_TERM = 6
+
+
+def _spellings(term: str) -> str:
+    if len(term) < MIN_SPLIT_TERM or not term.isalpha():
+        return re.escape(term)
+    return "|".join(re.escape(term[:i]) + (r"[- ]" if i else "") + re.escape(term[i:]) for i in range(len(term) - 1))
 
 
 def _negated(text: str, position: int) -> bool:
@@ -187,7 +200,7 @@ def genre_mentions(text: str) -> tuple[list[str], list[str]]:
 
 
 def _is_common_noun(text: str, start: int, end: int) -> bool:
-    if text[start:end] == "blues":
+    if text[start:end] not in NOUN_GENRES:
         return False
     return bool(pattern("determiner_before").search(text[max(0, start - 8) : start])) and not pattern(
         "music_after"

@@ -41,6 +41,13 @@ def test_lexicons_cover_the_vocabularies():
         # Words the taggers' tags match: dropped before they had a spelling here.
         ("more new age and some electronica", ["new age", "electronic"], []),
         ("不要实验音乐，来点新世纪音乐", ["new age"], ["experimental"]),
+        # A one-word term split by a hyphen or a space; a genre after "the" that is no everyday noun.
+        ("some afro-beats or reggae ton", ["afrobeats", "reggaeton"], []),
+        ("the afro-beats were not as i expected", [], ["afrobeats"]),
+        ("the jazz was exactly what i wanted", ["jazz"], []),
+        ("the jazz wasn't what i had in mind", [], ["jazz"]),
+        ("the jazz was too slow", [], ["jazz"]),
+        ("ur a pig, play rap", ["hiphop"], []),
     ],
 )
 def test_genre_mentions(text, liked, excluded):
