@@ -165,6 +165,7 @@ def test_lexicon_corrects_the_model_for_chinese_nostalgia(settings, fake_llm):
         ("something for my workout", ["calm"], "energetic"),
         ("hello, i want to take a long bath, can you make me a playlist", ["happy"], "calm"),
         ("泡澡的时候听", ["happy"], "calm"),
+        ("Yes please, find some old classics", ["happy"], "nostalgic"),
         ("jazz please", ["calm"], "calm"),
         # Comparatives are mood words too.
         ("Taylor Swift vibes but a bit sadder", ["romantic"], "sad"),
