@@ -523,15 +523,15 @@ def artist_mentions(text: str, *, excluded: bool = False) -> list[str]:
             name = name.strip()
             if name and name not in _NOT_NAMES and not is_genre(name) and name not in names:
                 names.append(name)
-    if excluded:
-        # Lowercase names count only in the narrow spots the rules name (a dislike lead up to the
-        # clause's end, "those by X don't fit", doubt about being X's fan), and never when they are
-        # a mood, genre or activity word.
-        for key in ("artist_excluded_lower", "artist_before_complaint", "artist_doubted_fan"):
-            for match in pattern(key).finditer(text):
-                name = _groups(match)[0].strip().rstrip(".")
-                if _could_be_a_name(name) and not is_mood_word(name) and name not in names:
-                    names.append(name)
+    # Lowercase names count only in the narrow spots the rules name (asked for up to the clause's
+    # end; with `excluded` a dislike lead up to the clause's end, "those by X don't fit", doubt
+    # about being X's fan), and never when they are a mood, genre or activity word.
+    lower = ("artist_excluded_lower", "artist_before_complaint", "artist_doubted_fan") if excluded else ("artist_wanted_lower",)
+    for key in lower:
+        for match in pattern(key).finditer(text):
+            name = re.sub(r"'s$", "", _groups(match)[0].strip().rstrip("."))  # "some of burna boy's"
+            if _could_be_a_name(name) and not is_mood_word(name) and not looks_like_genre(name) and name not in names:
+                names.append(name)
     return names
 
 

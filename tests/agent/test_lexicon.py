@@ -326,6 +326,17 @@ def test_tempo_bounds(text, bounds):
         ("put on some ABBA", ["ABBA"]),
         ("play some Jazz", []),
         ("songs like Bob Dylan", ["Bob Dylan"]),
+        # Lowercase names asked for, up to the end of the clause.
+        ("perfect! cam you add you add ariana grande", ["ariana grande"]),
+        ("can you add some of burna boy's", ["burna boy"]),
+        ("can I have songs from johnny cash", ["johnny cash"]),
+        ("play dijena", ["dijena"]),
+        # Never the list itself, a pronoun, a genre or a mood.
+        ("would you please add more of those?", []),
+        ("loveley. please add some suggestions", []),
+        ("Can you add some 2000s era pop punk?", []),
+        ("I would like to add some motivating, high energy songs", []),
+        ("hello, i want to go for a walk, can you make me a play list", []),
     ],
 )
 def test_artist_mentions(text, names):
