@@ -273,7 +273,10 @@ def interpret(
         for name in mentioned:
             if not _already_named(name, artists, exclude_artists):
                 negated = lexicon.artist_negated(name, text, listed_with=mentioned)
-                (exclude_artists if negated else artists).append(name)
+                target = exclude_artists if negated else artists
+                # The model's cut-off start of the name ("Tony Toni" of "tony toni tone") gives way.
+                target[:] = [n for n in target if not name.lower().startswith(f"{n.lower()} ")]
+                target.append(name)
         if not exclude_artists:
             exclude_artists = [n for n in lexicon.artist_mentions(text, excluded=True) if n not in artists]
 

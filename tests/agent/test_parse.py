@@ -410,6 +410,11 @@ def test_real_model_follows_a_conversation(settings, real_llm_path):
             [],
             [],
         ),
+        # The model's spellings of names the user wrote otherwise, and its cut-off and run-on ones.
+        ("this is nice. please can we add a little bit of rkelly", answer(a=["R Kelly"]), ["R Kelly"], [], []),
+        ("similar bands to bring me the horizon? i love the sound", answer(a=["bmth"]), ["bring me the horizon"], [], []),
+        ("can you add some more tony toni tone", answer(a=["Tony Toni"]), ["tony toni tone"], [], []),
+        ("Love these songs! How about some Blonde to the mix?", answer(a=["Blonde to the Mix"]), ["Blonde"], [], []),
     ],
 )
 def test_names_and_genres_the_model_mixes_up(settings, fake_llm, text, model, artists, excluded, terms):
