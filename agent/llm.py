@@ -23,11 +23,15 @@ context held before (the parser names its system prompt and fixed examples so).
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
+import logging
+import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +47,9 @@ PURPOSES = ("parse", "explain")
 _GENERATION_LOCK = threading.Lock()
 # Saved prompt-prefix states kept per context (one per language and prompt, in practice).
 MAX_SAVED_PREFIXES = 4
+# Prefix states kept on disk (~28 KB a token: 10-25 MB each); the oldest go first.
+MAX_STATE_FILES = 8
+log = logging.getLogger(__name__)
 
 
 class LLM(Protocol):
@@ -86,21 +93,27 @@ class LLM(Protocol):
 class LocalLLM:
     """Qwen2.5-Coder-1.5B-Instruct Q4_K_M through llama-cpp-python, with a prompt-prefix cache."""
 
-    def __init__(self, llama, *, name: str) -> None:
+    def __init__(self, llama, *, name: str, state_dir: Path | None = None, identity: str = "") -> None:
+        """`state_dir`: where prefix states are kept between processes; `identity` names everything
+        a state depends on besides its tokens (model file, llama.cpp build, context settings)."""
         self.llama = llama
         self.name = name
         self.lock = _GENERATION_LOCK
         self.last_timing: dict[str, float] = {}
         self._prefix_states: dict[tuple[tuple[str, str], ...], tuple[list[int], Any]] = {}
+        self.state_dir, self.identity = state_dir, identity
 
     @classmethod
     def load(cls, settings: Settings, *, purpose: str = "parse") -> LocalLLM:
         """The model with a context of its own for `purpose` (one of PURPOSES), loaded once."""
         if purpose not in PURPOSES:
             raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
-        return _load_cached(
+        model = _load_cached(
             settings.resolved_llm_path, settings.llm_context, settings.llm_threads, settings.llm_seed, purpose
         )
+        # One context serves a process; its prefix states go to the home of the first settings that loaded it.
+        model.state_dir = model.state_dir or settings.llm_state_dir
+        return model
 
     def _chat(self, messages: Sequence[Message], *, max_tokens: int, temperature: float, stream: bool, **extra):
         with _llama_errors():
@@ -119,31 +132,125 @@ class LocalLLM:
         key = tuple((m["role"], m["content"]) for m in messages[:prefix])
         if key not in self._prefix_states:
             tokens = self.llama.tokenize(chatml(messages[:prefix]).encode(), add_bos=False, special=True)
-            # Read with nothing after it in the context, so the saved state holds the prefix alone.
-            self.llama.reset()
-            self.llama.eval(tokens)
             if len(self._prefix_states) >= MAX_SAVED_PREFIXES:
                 self._prefix_states.pop(next(iter(self._prefix_states)))
-            # save_state copies a logits row per token read (up to n_batch rows, ~310 MB here, 0.6-1.2 s
-            # a prefix), read only for logprobs, which this context never computes: it is shown one
-            # row to copy, and one zero row broadcasts on load.
-            scores = self.llama.scores
-            self.llama.scores = scores[:1]
-            try:
-                state = self.llama.save_state()
-            finally:
-                self.llama.scores = scores
-            state.scores = np.zeros((1, scores.shape[1]), dtype=scores.dtype)
+            state = self._state_from_disk(tokens)
+            if state is not None:
+                try:
+                    self._load_state(state)
+                except RuntimeError as exc:  # another llama.cpp than the stamp says: read the prefix
+                    log.warning("the saved prompt state did not load (%s); reading the prompt instead", exc)
+                    state = None
+            if state is None:
+                state = self._read_prefix(tokens)
+                self._state_to_disk(tokens, state)
             self._prefix_states[key] = (tokens, state)
             return
         tokens, state = self._prefix_states[key]
         if list(self.llama.input_ids[: len(tokens)]) != tokens:
-            self.llama.load_state(state)
+            self._load_state(state)
         # Whatever follows the prefix is read afresh, never reused from the last prompt: floats summed
         # in another batch come out a hair apart, and a greedy answer can turn on that hair. The same
         # prompt then gets the same answer whatever came before it (CPCD fresh read 0.958 in one run
         # and 0.931 in another when the reuse point followed the last prompt).
         self.llama.n_tokens = min(self.llama.n_tokens, len(tokens))
+
+    def _read_prefix(self, tokens: list[int]):
+        """Read the prefix with nothing after it in the context, so its saved state holds it alone."""
+        self.llama.reset()
+        self.llama.eval(tokens)
+        # save_state copies a logits row per token read (up to n_batch rows, ~310 MB here, 0.6-1.2 s a
+        # prefix), read only for logprobs, which this context never computes: it is shown one row to
+        # copy (and `_load_state` writes none back).
+        scores = self.llama.scores
+        self.llama.scores = scores[:1]
+        try:
+            return self.llama.save_state()
+        finally:
+            self.llama.scores = scores
+
+    def _load_state(self, state) -> None:
+        """llama-cpp-python's load_state without its logits rows: it writes one per token of the
+        state into an array of n_batch x n_vocab floats (~310 MB here) that only logprobs read, which
+        this context never computes; the first write of those pages took 2.6 s and 310 MB of memory."""
+        import ctypes
+
+        import llama_cpp
+
+        llama = self.llama
+        llama.input_ids = state.input_ids.copy()
+        llama.n_tokens = state.n_tokens
+        llama._requires_eval = True
+        llama._seed = state.seed
+        data = (ctypes.c_uint8 * state.llama_state_size).from_buffer_copy(state.llama_state)
+        if llama_cpp.llama_state_set_data(llama._ctx.ctx, data, state.llama_state_size) != state.llama_state_size:
+            raise RuntimeError("llama.cpp did not take the saved prompt state")
+
+    # Reading a fixed prefix is most of a start (~8 s for the parser's ~700 tokens here); its state
+    # on disk is loaded in a fraction of a second. A state is only ever loaded into the context that
+    # wrote it: same model file, llama.cpp build and settings (`identity`), same tokens, and its
+    # bytes checked, since llama.cpp reads a state without checking it.
+    def _state_path(self, tokens: Sequence[int]) -> Path | None:
+        if self.state_dir is None:
+            return None
+        digest = hashlib.sha256(self.identity.encode() + np.asarray(tokens, dtype=np.int64).tobytes())
+        return self.state_dir / f"{digest.hexdigest()[:32]}.npz"
+
+    def _state_from_disk(self, tokens: Sequence[int]):
+        path = self._state_path(tokens)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with np.load(path) as saved:
+                data = saved["llama_state"].tobytes()
+                if hashlib.sha256(data).hexdigest() != str(saved["sha256"]) or list(saved["input_ids"]) != list(tokens):
+                    raise ValueError("its contents do not match")
+                from llama_cpp.llama import LlamaState
+
+                # The context keeps its input ids in an array of its full length.
+                input_ids = np.zeros(self.llama.n_ctx(), dtype=np.intc)
+                input_ids[: len(tokens)] = tokens
+                state = LlamaState(
+                    input_ids=input_ids,
+                    scores=np.zeros((0, int(saved["n_vocab"])), dtype=np.single),
+                    n_tokens=int(saved["n_tokens"]),
+                    llama_state=data,
+                    llama_state_size=len(data),
+                    seed=int(saved["seed"]),
+                )
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            log.warning("ignoring the saved prompt state %s (%s); reading the prompt instead", path, exc)
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
+            return None
+        os.utime(path)  # the oldest unused go first
+        return state
+
+    def _state_to_disk(self, tokens: Sequence[int], state) -> None:
+        path = self._state_path(tokens)
+        if path is None:
+            return
+        tmp = path.with_suffix(".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = bytes(state.llama_state[: state.llama_state_size])
+            with tmp.open("wb") as out:
+                np.savez(
+                    out,
+                    llama_state=np.frombuffer(data, dtype=np.uint8),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    input_ids=np.asarray(state.input_ids[: state.n_tokens], dtype=np.intc),
+                    n_tokens=state.n_tokens,
+                    n_vocab=state.scores.shape[1],
+                    seed=state.seed,
+                )
+            os.replace(tmp, path)
+            for old in sorted(self.state_dir.glob("*.npz"), key=lambda p: p.stat().st_mtime)[:-MAX_STATE_FILES]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:  # a full or read-only disk: the next start reads the prompt again
+            log.warning("could not keep the prompt state in %s (%s)", self.state_dir, exc)
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def keep_prefix(self, messages: Sequence[Message]) -> None:
         """Read `messages` now and keep them as a restorable prefix (a warm-up: no answer)."""
@@ -382,6 +489,27 @@ def _close_loaded_models() -> None:
         model.llama.close()
 
 
+def _context_identity(llama, path: Path) -> str:
+    """What a context's state depends on besides its tokens: the model file, the llama.cpp library
+    (rebuilt for each CPU at install) and the context's settings."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as native
+
+    def stamp(file: Path) -> str:
+        stat = file.stat()
+        return f"{file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+    library = Path(getattr(native._lib, "_name", "") or "")
+    parts = [
+        stamp(path),
+        stamp(library) if library.is_file() else llama_cpp.__version__,
+        llama_cpp.__version__,
+        f"ctx={llama.n_ctx()} batch={llama.n_batch} ubatch={llama.context_params.n_ubatch}",
+        f"threads={llama.n_threads}/{llama.n_threads_batch}",
+    ]
+    return "|".join(parts)
+
+
 @cache
 def _load_cached(path: Path, n_ctx: int, n_threads: int, seed: int, purpose: str) -> LocalLLM:
     if not path.is_file():
@@ -400,6 +528,10 @@ def _load_cached(path: Path, n_ctx: int, n_threads: int, seed: int, purpose: str
                 f"the language model {path} could not be loaded ({exc})",
                 hint="run `moodtune setup --force` to rebuild it",
             ) from exc
-    model = LocalLLM(llama, name=path.name if path.name != LLM_FILE_NAME else "qwen2.5-coder-1.5b-instruct-q4_k_m")
+    model = LocalLLM(
+        llama,
+        name=path.name if path.name != LLM_FILE_NAME else "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        identity=_context_identity(llama, path),
+    )
     _LOADED.append(model)
     return model

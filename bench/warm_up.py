@@ -4,7 +4,9 @@
 
 Each run is a new Python process (nothing loaded, nothing cached in memory), which builds the
 agent and calls warm_up: the parser's and the explainer's prompt prefixes read and kept, the
-emotion readers, the taggers and the Whisper models loaded. Reports the seconds of each run, the
+emotion readers, the taggers and the Whisper models loaded. Each run is a pair: the first start
+(no prompt states on disk: they are removed before it) and a later start (the states the first
+one wrote), and then a one-shot `moodtune parse` after each. Reports the seconds of each, the
 seconds llama-cpp-python's save_state took inside it, and the process's resident memory after.
 Writes bench/results/NAME.json (default warm_up).
 """
@@ -13,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 
 from bench.common import write_results
+from moodtune.config import Settings
 
 _CHILD = """
 import json, time
@@ -51,14 +56,37 @@ def one_run() -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def cli_parse_s() -> float:
+    """Wall seconds of `moodtune parse` in a new process, as a one-shot command line pays them."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "moodtune.cli", "parse", "something calm but not sad for a rainy drive, no jazz"],
+        capture_output=True,
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
 def main(*, runs: int = 2, name: str = "warm_up") -> dict:
-    rows = [one_run() for _ in range(runs)]
+    state_dir = Settings.load().llm_state_dir
+    rows = []
+    for _ in range(runs):
+        shutil.rmtree(state_dir, ignore_errors=True)
+        first_cli = cli_parse_s()
+        shutil.rmtree(state_dir, ignore_errors=True)
+        first = {**one_run(), "cli_parse_s": first_cli}
+        later = {**one_run(), "cli_parse_s": cli_parse_s()}
+        rows.append({"first_start": first, "later_start": later})
+
+    def median(start: str, key: str) -> float:
+        return round(float(np.median([r[start][key] for r in rows])), 2)
+
     figures = {
         "runs": rows,
-        "warm_up_s_median": round(float(np.median([r["warm_up_s"] for r in rows])), 2),
-        "save_state_s_median": round(float(np.median([r["save_state_s"] for r in rows])), 2),
-        "build_s_median": round(float(np.median([r["build_s"] for r in rows])), 2),
-        "note": "wall seconds in a fresh process each run; warm_up_s includes save_state_s",
+        **{f"{start}_{key}_median": median(start, key) for start in ("first_start", "later_start")
+           for key in ("warm_up_s", "save_state_s", "build_s", "cli_parse_s")},
+        "note": "wall seconds in a fresh process each run; warm_up_s includes save_state_s; a later start "
+        "loads the prompt states the first start kept on disk",
     }
     write_results(name, figures)
     return figures

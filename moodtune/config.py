@@ -199,6 +199,11 @@ class Settings:
         return self.home / "cache" / "speech"
 
     @property
+    def llm_state_dir(self) -> Path:
+        """The language model's context after each fixed prompt prefix, so a new process skips reading it."""
+        return self.home / "cache" / "llm_states"
+
+    @property
     def chroma_dir(self) -> Path:
         return self.home / "chroma"
 

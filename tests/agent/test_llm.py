@@ -358,3 +358,72 @@ def test_a_prompt_after_its_prefix_is_read_afresh_so_it_gets_the_same_numbers_wh
     real_llm.generate(first, max_tokens=1, prefix=len(fixed))
     real_llm.generate(second, max_tokens=1, prefix=len(fixed))
     assert np.array_equal(_last_logits(real_llm), alone)
+
+
+FIXED = [
+    {"role": "system", "content": "Answer with one word."},
+    {"role": "user", "content": "A colour?"},
+    {"role": "assistant", "content": "Blue."},
+]
+ASKED = [*FIXED, {"role": "user", "content": "A fruit that is red and small?"}]
+
+
+def _fresh_context(model_path, state_dir) -> LocalLLM:
+    """A context of its own, as a new process would have (not the one `LocalLLM.load` shares)."""
+    from llama_cpp import Llama
+
+    from agent.llm import _context_identity
+
+    llama = Llama(model_path=str(model_path), n_ctx=512, n_threads=2, seed=0, verbose=False)
+    return LocalLLM(llama, name="fresh", state_dir=state_dir, identity=_context_identity(llama, model_path))
+
+
+@pytest.mark.llm
+def test_a_prefix_state_kept_on_disk_gives_a_new_process_the_same_numbers_without_reading_the_prefix(
+    real_llm_path, tmp_path
+):
+    first = _fresh_context(real_llm_path, tmp_path)
+    first.generate(ASKED, max_tokens=1, prefix=len(FIXED))
+    computed = _last_logits(first)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    first.llama.close()
+
+    second = _fresh_context(real_llm_path, tmp_path)
+    read = []
+    eval_ = second.llama.eval
+    second.llama.eval = lambda tokens: (read.append(len(tokens)), eval_(tokens))[1]
+    second.generate(ASKED, max_tokens=1, prefix=len(FIXED))
+    prefix_tokens = len(second.saved_prefixes[0])
+    assert read and read[0] < prefix_tokens, "the prefix came from disk, only the question was read"
+    assert np.array_equal(_last_logits(second), computed)
+    second.llama.close()
+
+
+@pytest.mark.llm
+def test_a_damaged_prefix_state_is_set_aside_and_the_prefix_read_again(real_llm_path, tmp_path, caplog):
+    first = _fresh_context(real_llm_path, tmp_path)
+    answer = first.generate(ASKED, max_tokens=3, prefix=len(FIXED))
+    first.llama.close()
+    (saved,) = tmp_path.glob("*.npz")
+    whole = saved.stat().st_size
+    saved.write_bytes(saved.read_bytes()[: whole // 2])  # cut off, as by a full disk
+
+    second = _fresh_context(real_llm_path, tmp_path)
+    assert second.generate(ASKED, max_tokens=3, prefix=len(FIXED)) == answer
+    assert "ignoring the saved prompt state" in caplog.text
+    assert saved.stat().st_size == whole, "written again whole"
+    second.llama.close()
+
+
+def test_a_prefix_state_that_cannot_be_written_loses_nothing(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    llm = LocalLLM(None, name="fake", state_dir=blocked, identity="x")
+    state = SimpleNamespace(
+        llama_state=b"\x01" * 64, llama_state_size=64, input_ids=np.arange(8), n_tokens=8, scores=np.zeros((1, 4)), seed=0
+    )
+    llm._state_to_disk([1, 2, 3], state)
+    assert "could not keep the prompt state" in caplog.text
+    assert llm._state_from_disk([1, 2, 3]) is None
