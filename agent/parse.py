@@ -159,6 +159,17 @@ def _already_named(name: str, *names: list[str]) -> bool:
     return lexicon.named_in_text(name, " , ".join(n for group in names for n in group))
 
 
+def _model_context(value: str | None, *, names: Sequence[str]) -> str | None:
+    """The model's own context word, when the text names none. It often writes a genre, a name or
+    "music" there ("80s pop", "momoland", "drake"): those describe the music, not the setting."""
+    context = lexicon.canonical_context(value)
+    if context is None or context in lexicon.CONTEXT_WORDS:
+        return context
+    if lexicon.looks_like_genre(context) or lexicon.is_mood_word(context) or _already_named(context, list(names)):
+        return None
+    return context
+
+
 def _asked_for_music(intent: Intent) -> bool:
     """Did this turn ask for anything: a mood, a style, a name, a setting or a tempo?"""
     return (
@@ -310,7 +321,7 @@ def interpret(
     follow_up = not lexicon.starts_new_request(text) and (in_conversation or lexicon.looks_like_follow_up(text))
     contexts = lexicon.context_mentions(text)
     # A context the text names wins; the model's own word only fills in when it names none.
-    context = contexts[0] if contexts else lexicon.canonical_context(raw.get("c"))
+    context = contexts[0] if contexts else _model_context(raw.get("c"), names=[*artists, *exclude_artists])
 
     tempo_range = lexicon.tempo_bounds(text)
     style_inferred = False

@@ -140,6 +140,11 @@ def test_a_negated_mood_keeps_zero_weight_after_every_shift(settings, fake_llm):
         # Running errands is no run.
         ("a playlist for driving to work or running errands", "running", "errands"),
         ("a jazz playlist for a laundry session", "", "cleaning"),
+        # The model's own word is kept when the text names none, unless it describes the music.
+        ("Hello, I am interested in making a playlist for a gameboard night", "board game night", "board game night"),
+        ("great how about Jeff Beck ?", "music", None),
+        ("Hello, I would like to listen to some yacht rock, nice and mellow", "yacht rock", None),
+        ("Ha! Lets add some Quiet Riot", "quiet riot", None),
     ],
 )
 def test_the_context_the_text_names_last_wins(settings, fake_llm, text, model_context, context):
