@@ -230,7 +230,7 @@ class LocalLLM:
         path = self._state_path(tokens)
         if path is None:
             return
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")  # two processes may write the same state
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             data = bytes(state.llama_state[: state.llama_state_size])
