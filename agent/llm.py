@@ -212,8 +212,8 @@ class LocalLLM:
                 input_ids[: len(tokens)] = tokens
                 state = LlamaState(
                     input_ids=input_ids,
-                    scores=np.zeros((0, int(saved["n_vocab"])), dtype=np.single),
-                    n_tokens=int(saved["n_tokens"]),
+                    scores=np.zeros((0, self.llama.n_vocab()), dtype=np.single),  # never read: see _load_state
+                    n_tokens=len(tokens),
                     llama_state=data,
                     llama_state_size=len(data),
                     seed=int(saved["seed"]),
@@ -240,8 +240,6 @@ class LocalLLM:
                     llama_state=np.frombuffer(data, dtype=np.uint8),
                     sha256=hashlib.sha256(data).hexdigest(),
                     input_ids=np.asarray(state.input_ids[: state.n_tokens], dtype=np.intc),
-                    n_tokens=state.n_tokens,
-                    n_vocab=state.scores.shape[1],
                     seed=state.seed,
                 )
             os.replace(tmp, path)
@@ -502,7 +500,7 @@ def _context_identity(llama, path: Path) -> str:
     library = Path(getattr(native._lib, "_name", "") or "")
     parts = [
         stamp(path),
-        stamp(library) if library.is_file() else llama_cpp.__version__,
+        stamp(library) if library.is_file() else "library not found",
         llama_cpp.__version__,
         f"ctx={llama.n_ctx()} batch={llama.n_batch} ubatch={llama.context_params.n_ubatch}",
         f"threads={llama.n_threads}/{llama.n_threads_batch}",
