@@ -390,8 +390,11 @@ def written_name(name: str, text: str, *, cutoff: float = 0.8) -> str | None:
     if difflib.get_close_matches(name_l, grams, n=1, cutoff=cutoff):
         return name.strip()
     squashed = _letters(name_l)
-    spans = [tokens[i : i + size] for size in range(1, len(words) + 2) for i in range(len(tokens) - size + 1)]
-    if len(squashed) >= MIN_SQUASHED and any(_letters(" ".join(span)) == squashed for span in spans):
+    if len(squashed) >= MIN_SQUASHED and any(
+        _letters(" ".join(tokens[i : i + size])) == squashed
+        for size in range(1, len(words) + 2)
+        for i in range(len(tokens) - size + 1)
+    ):
         return name.strip()
     if len(words) == 1 and MIN_INITIALS <= len(squashed) <= MAX_INITIALS and squashed.isalpha():
         size = len(squashed)
